@@ -1,0 +1,10 @@
+"""Engine commands: ``python -m cmkd_plugin.engine <name> ...``.
+
+Each command lives in its own module exposing ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args, feedback) -> dict`` (the outputs). Modules are imported only when their command runs,
+so ``--help`` is instant and torch is imported only by the commands that need it.
+"""
+
+COMMANDS: dict[str, str] = {
+    "enginecheck": "cmkd_plugin.engine.commands.enginecheck",
+}
