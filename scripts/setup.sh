@@ -34,7 +34,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       -c requirements/constraints.txt -r requirements/dev.txt
   echo "$want" > "$stamp"
 fi
-"$VENV/bin/python" - <<'PY'
+PROJ_DATA=${PROJ_DATA:-/usr/share/proj} "$VENV/bin/python" - <<'PY'
 import numpy, torch, rasterio, geopandas
 assert numpy.__version__.startswith("1."), "numpy 2 shadows Debian's numpy 1.x: " + numpy.__version__
 print(f"setup: ok (torch {torch.__version__}, numpy {numpy.__version__}, rasterio {rasterio.__version__})")
