@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEB_PACKAGES=(qgis python3-qgis qgis-providers python3-rasterio python3-geopandas python3-numpy
-              python3-scipy python3-venv proj-data xvfb qttools5-dev-tools pyqt5-dev-tools make)
+              python3-scipy python3-matplotlib python3-pil python3-venv proj-data xvfb qttools5-dev-tools pyqt5-dev-tools make)
 VENV=${CMKD_VENV:-.venv}
 
 missing=()

@@ -49,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--protocol", choices=("text", "jsonl"), default="text",
         help="text: human-readable progress on stderr; jsonl: JSON lines on stdout (for QGIS)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", required=True,
+        help="the engine command; `python -m cmkd_plugin.engine COMMAND --help` shows its options",
+    )
     for name in COMMANDS:
         sub.add_parser(name, add_help=False)
     return parser

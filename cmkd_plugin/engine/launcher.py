@@ -211,9 +211,15 @@ def run_engine(
     except BaseException:
         _stop(proc)
         remove_partials(outputs)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
         raise
     for t in readers:
         t.join(timeout=5)
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
     dispatch()
 
     if cancelled:
