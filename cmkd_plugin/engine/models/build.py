@@ -1,0 +1,18 @@
+"""Build the right model class from a configuration (used by the model file loader)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .config import ArchitectureConfig, StudentConfig, TeacherConfig
+from .student import Student
+from .teacher import Teacher
+
+
+def build_model(config: ArchitectureConfig) -> nn.Module:
+    """A freshly initialised :class:`Teacher` or :class:`Student` for ``config``."""
+    if isinstance(config, TeacherConfig):
+        return Teacher(config)
+    if isinstance(config, StudentConfig):
+        return Student(config)
+    raise TypeError(f"no model class for configuration {type(config).__name__}")

@@ -1,0 +1,199 @@
+"""Masked losses for teacher training and cross-modal distillation.
+
+Every loss takes a boolean ``valid`` mask (B, H, W): pixels outside it (nodata in any required
+input) contribute nothing, neither to the sum nor to the normaliser. Label values -1 and 255 are
+"unlabelled" and ignored by the cross-entropy terms. A batch without any usable pixel gives a
+zero loss that still back-propagates (zero gradients), so training loops need no special case.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+IGNORE_LABELS = (-1, 255)
+BALANCING_METHODS = ("effective_number", "inverse_power")
+
+
+def labelled_mask(labels: Tensor, valid: Tensor | None = None) -> Tensor:
+    """(B, H, W) bool: pixels with a real label (not -1/255) and, if given, inside ``valid``."""
+    mask = torch.ones_like(labels, dtype=torch.bool)
+    for ignored in IGNORE_LABELS:
+        mask &= labels != ignored
+    if valid is not None:
+        mask &= valid.to(torch.bool)
+    return mask
+
+
+def _zero_outside(x: Tensor, mask: Tensor) -> Tensor:
+    """``x`` (B, C, H, W) with pixels outside ``mask`` set to 0.
+
+    Masked pixels may hold anything (even NaN from nodata); ``torch.where`` gives them a zero
+    gradient, whereas arithmetic masking (``0 * NaN``) would poison the weights.
+    """
+    return torch.where(mask.unsqueeze(1), x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _weighted_mean(values: Tensor, mask: Tensor, weights: Tensor | None, anchor: Tensor) -> Tensor:
+    """Mean of ``values`` (B, H, W) over ``mask``, weighted per pixel; 0 (with grad) if empty."""
+    if weights is None:
+        weights = torch.ones_like(values)
+    w = weights[mask]
+    total = w.sum()
+    if not bool(mask.any()) or float(total) <= 0.0:
+        return anchor.sum() * 0.0
+    return (values[mask] * w).sum() / total
+
+
+def masked_cross_entropy(
+    logits: Tensor, labels: Tensor, valid: Tensor | None = None, class_weights: Tensor | None = None
+) -> Tensor:
+    """Class-weighted cross-entropy over labelled, valid pixels.
+
+    ``sum_i w[y_i] * -log softmax(logits_i)[y_i] / sum_i w[y_i]`` over the pixels i that are valid
+    and labelled (the same normalisation as ``torch.nn.functional.cross_entropy``).
+
+    Args:
+        logits: (B, K, H, W).
+        labels: (B, H, W) integer class index, -1 or 255 for unlabelled.
+        valid: (B, H, W) bool, optional.
+        class_weights: (K,) per-class weights, optional (e.g. from :func:`class_balanced_weights`).
+
+    Returns:
+        Scalar tensor.
+    """
+    mask = labelled_mask(labels, valid)
+    logits = _zero_outside(logits, mask)
+    safe_labels = torch.where(mask, labels, torch.zeros_like(labels)).long()
+    nll = -F.log_softmax(logits, dim=1).gather(1, safe_labels.unsqueeze(1)).squeeze(1)
+    weights = None if class_weights is None else class_weights.to(logits.dtype)[safe_labels]
+    return _weighted_mean(nll, mask, weights, logits)
+
+
+def class_balanced_weights(
+    counts: Sequence[float] | np.ndarray | Tensor, beta: float = 0.999, method: str = "effective_number"
+) -> Tensor:
+    """Per-class weights that make rare classes weigh more.
+
+    * ``effective_number`` (Cui et al., 2019): ``w_c = (1 - beta) / (1 - beta ** n_c)``,
+      ``beta`` in [0, 1); beta = 0 gives equal weights, beta -> 1 tends to inverse frequency.
+    * ``inverse_power``: ``w_c = 1 / n_c ** beta``; beta = 1 is inverse frequency, 0.5 its
+      square root, 0 equal weights.
+
+    Classes with a zero count get weight 0 (they have no pixels to weigh). The weights are scaled
+    so that they sum to the number of classes present.
+
+    Args:
+        counts: (K,) pixel (or sample) count per class.
+        beta: see above.
+        method: one of :data:`BALANCING_METHODS`.
+
+    Returns:
+        (K,) float32 tensor.
+    """
+    n = torch.as_tensor(np.asarray(counts, dtype=np.float64), dtype=torch.float64)
+    if n.ndim != 1 or bool((n < 0).any()) or not bool(torch.isfinite(n).all()):
+        raise ValueError("counts must be a 1-D sequence of non-negative finite numbers")
+    present = n > 0
+    if not bool(present.any()):
+        raise ValueError("counts are all zero: no class has any pixel")
+    if method == "effective_number":
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"beta must be in [0, 1) for the effective number, got {beta}")
+        raw = torch.where(present, (1.0 - beta) / (1.0 - beta ** n.clamp(min=1.0)), torch.zeros_like(n))
+        if beta == 0.0:
+            raw = present.to(n.dtype)
+    elif method == "inverse_power":
+        if beta < 0.0:
+            raise ValueError(f"beta must be >= 0 for inverse_power, got {beta}")
+        raw = torch.where(present, n.clamp(min=1.0) ** -beta, torch.zeros_like(n))
+    else:
+        raise ValueError(f"unknown balancing method '{method}'; use one of {', '.join(BALANCING_METHODS)}")
+    return (raw * present.sum() / raw.sum()).to(torch.float32)
+
+
+def kd_kl_per_pixel(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """(B, H, W) ``T^2 * KL(softmax(teacher/T) || softmax(student/T))``; the teacher gets no gradient."""
+    t = float(temperature)
+    log_p_teacher = F.log_softmax(teacher_logits.detach() / t, dim=1)
+    log_p_student = F.log_softmax(student_logits / t, dim=1)
+    kl = (log_p_teacher.exp() * (log_p_teacher - log_p_student)).sum(dim=1)
+    return kl * (t * t)
+
+
+def distillation_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    student_features: Tensor,
+    teacher_features: Tensor,
+    valid: Tensor,
+    temperature: float,
+    feature_weight: float = 0.5,
+    labels: Tensor | None = None,
+    ce_weight: float = 0.0,
+    ce_class_weights: Tensor | None = None,
+    pixel_class_weights: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """Cross-modal distillation loss over valid pixels.
+
+    ``total = kd + feature_weight * feature + ce_weight * ce`` with
+
+    * ``kd``: mean over valid pixels of ``T^2 * KL(teacher || student)`` at temperature T;
+    * ``feature``: mean over valid pixels of ``1 - cos(student_features, teacher_features)``
+      (cosine over the channel axis);
+    * ``ce``: :func:`masked_cross_entropy` on ``labels`` (only when given and ``ce_weight > 0``).
+
+    With ``pixel_class_weights`` (K,) the kd and feature means are weighted per pixel by the
+    weight of the teacher's arg-max class (class-balanced distillation: rare minerals weigh more).
+    Teacher tensors are detached.
+
+    Args:
+        student_logits, teacher_logits: (B, K, H, W).
+        student_features, teacher_features: (B, D, H, W), same D.
+        valid: (B, H, W) bool, pixels where the teacher's and the student's inputs exist.
+        temperature: T > 0.
+        feature_weight: weight of the feature term (>= 0).
+        labels: (B, H, W) optional labels (-1/255 = none).
+        ce_weight: weight of the label term (>= 0).
+        ce_class_weights: (K,) class weights of the label term.
+        pixel_class_weights: (K,) weights of the teacher's arg-max classes.
+
+    Returns:
+        ``{"total": loss to back-propagate, "kd", "feature", "ce": detached components}``.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if feature_weight < 0 or ce_weight < 0:
+        raise ValueError("feature_weight and ce_weight must be >= 0")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student and teacher logits differ in shape: {tuple(student_logits.shape)} vs "
+            f"{tuple(teacher_logits.shape)} (same classes and tile needed)"
+        )
+    if student_features.shape != teacher_features.shape:
+        raise ValueError(
+            f"student and teacher features differ in shape: {tuple(student_features.shape)} vs "
+            f"{tuple(teacher_features.shape)} (the student's embed_dim must equal the teacher's)"
+        )
+    mask = valid.to(torch.bool)
+    student_logits = _zero_outside(student_logits, mask)
+    teacher_logits = _zero_outside(teacher_logits.detach(), mask)
+    student_features = _zero_outside(student_features, mask)
+    teacher_features = _zero_outside(teacher_features.detach(), mask)
+    weights = None
+    if pixel_class_weights is not None:
+        weights = pixel_class_weights.to(student_logits.dtype)[teacher_logits.detach().argmax(dim=1)]
+    kd = _weighted_mean(kd_kl_per_pixel(student_logits, teacher_logits, temperature), mask, weights, student_logits)
+    cos = F.cosine_similarity(student_features, teacher_features.detach(), dim=1, eps=1e-8)
+    feature = _weighted_mean(1.0 - cos, mask, weights, student_features)
+    total = kd + feature_weight * feature
+    if labels is not None and ce_weight > 0:
+        ce = masked_cross_entropy(student_logits, labels, mask, ce_class_weights)
+        total = total + ce_weight * ce
+    else:
+        ce = student_logits.new_zeros(())
+    return {"total": total, "kd": kd.detach(), "feature": feature.detach(), "ce": ce.detach()}

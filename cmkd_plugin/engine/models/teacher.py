@@ -1,0 +1,145 @@
+"""Multi-modal teacher: RGB + HSI + DEM -> per-pixel class logits and fused 256-d features.
+
+Design (fully convolutional, prediction at input resolution):
+
+* one conv encoder per modality (:func:`.layers.conv_encoder`);
+* per-pixel projection Linear -> LayerNorm -> GELU -> Linear into the shared ``embed_dim`` space;
+* multi-head attention across the modality tokens of each pixel (tokens = the modalities
+  available at that pixel), residual + LayerNorm, then the mean over the available tokens;
+* classifier ``embed_dim -> classifier_hidden -> K`` with GELU and dropout.
+
+A modality missing from the input dict, NaN at a pixel, or dropped by modality dropout in
+training simply contributes no token there.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .config import TeacherConfig
+from .layers import ModelOutput, PixelClassifier, check_inputs, conv_encoder, split_valid
+
+
+class TokenProjection(nn.Module):
+    """Per-pixel Linear -> LayerNorm -> GELU -> Linear, applied channels-last."""
+
+    def __init__(self, in_dim: int, embed_dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_dim, embed_dim), nn.LayerNorm(embed_dim), nn.GELU(), nn.Linear(embed_dim, embed_dim)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, H, W, D)."""
+        return self.net(x.permute(0, 2, 3, 1))
+
+
+class ModalityAttention(nn.Module):
+    """Multi-head self-attention over the few modality tokens of each pixel.
+
+    Written out (rather than ``nn.MultiheadAttention``) so that its fused inference path cannot
+    hide work from the FLOP counter and so that a pixel's unavailable tokens are masked exactly.
+    """
+
+    def __init__(self, embed_dim: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.head_dim = embed_dim // n_heads
+        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)
+        self.out = nn.Linear(embed_dim, embed_dim)
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, tokens: Tensor, available: Tensor) -> Tensor:
+        """Mix tokens and average them over the available ones.
+
+        Args:
+            tokens: (N, M, D) one token per modality for N pixels.
+            available: (N, M) bool; every row must have at least one True.
+
+        Returns:
+            (N, D) fused features.
+        """
+        n, m, d = tokens.shape
+        q, k, v = self.qkv(tokens).view(n, m, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (N, h, M, M)
+        scores = scores.masked_fill(~available[:, None, None, :], float("-inf"))
+        mixed = torch.matmul(torch.softmax(scores, dim=-1), v)  # (N, h, M, hd)
+        mixed = self.out(mixed.transpose(1, 2).reshape(n, m, d))
+        fused_tokens = self.norm(tokens + mixed)
+        weights = available.to(tokens.dtype).unsqueeze(-1)
+        return (fused_tokens * weights).sum(dim=1) / weights.sum(dim=1)
+
+
+class Teacher(nn.Module):
+    """The multi-modal teacher. See the module docstring for the architecture."""
+
+    def __init__(self, config: TeacherConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoders = nn.ModuleDict(
+            {m.name: conv_encoder(m.bands, config.encoder_width, config.encoder_depth) for m in config.modalities}
+        )
+        self.projections = nn.ModuleDict(
+            {m.name: TokenProjection(config.encoder_width, config.embed_dim) for m in config.modalities}
+        )
+        self.attention = ModalityAttention(config.embed_dim, config.n_heads)
+        self.classifier = PixelClassifier(
+            config.embed_dim, config.classifier_hidden, config.n_classes, config.dropout
+        )
+
+    def forward(
+        self, inputs: Mapping[str, Tensor | None], modality_dropout: float = 0.0
+    ) -> ModelOutput:
+        """Predict every pixel from whichever modalities are given.
+
+        Args:
+            inputs: ``{modality: (B, C, H, W)}`` normalised, NaN = nodata. Any non-empty subset of
+                the configured modalities; a missing key or ``None`` means "not available".
+            modality_dropout: in training mode only, the probability of hiding each given
+                modality for a whole sample (at least one is always kept), so the model learns to
+                cope with missing inputs. Ignored in eval mode.
+
+        Returns:
+            :class:`ModelOutput` (logits, fused features, valid mask, modalities used).
+
+        Raises:
+            InputError: unknown modality, wrong band count, mismatched sizes, no input.
+        """
+        if not 0.0 <= modality_dropout < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout}")
+        present, (b, h, w) = check_inputs(self.config, inputs, require_all=False)
+        names = [n for n in self.config.modality_names if n in present]
+        tokens, available = [], []
+        for name in names:
+            x, valid = split_valid(present[name])
+            tokens.append(self.projections[name](self.encoders[name](x)))  # (B, H, W, D)
+            available.append(valid)
+        avail = torch.stack(available, dim=-1)  # (B, H, W, M)
+        if self.training and modality_dropout > 0.0 and len(names) > 1:
+            avail = avail & self._sample_keep(b, len(names), modality_dropout, avail.device)[:, None, None, :]
+        token_t = torch.stack(tokens, dim=3)  # (B, H, W, M, D)
+        pixel_valid = avail.any(dim=-1)
+        # Pixels with no usable token get a dummy all-available row (their output is zeroed
+        # below) so the softmax never sees a fully masked row.
+        safe_avail = avail | ~pixel_valid.unsqueeze(-1)
+        d = self.config.embed_dim
+        fused = self.attention(token_t.reshape(-1, len(names), d), safe_avail.reshape(-1, len(names)))
+        fused = fused.view(b, h, w, d) * pixel_valid.unsqueeze(-1).to(fused.dtype)
+        features = fused.permute(0, 3, 1, 2).contiguous()
+        used_flags = avail.flatten(0, 2).any(dim=0).tolist()
+        used = tuple(n for n, flag in zip(names, used_flags) if flag)
+        return ModelOutput(self.classifier(features), features, pixel_valid, used)
+
+    @staticmethod
+    def _sample_keep(batch: int, n_modalities: int, p: float, device: torch.device) -> Tensor:
+        """(B, M) bool: which modalities each sample keeps; never drops all of them."""
+        keep = torch.rand(batch, n_modalities, device=device) >= p
+        none_kept = ~keep.any(dim=1)
+        if bool(none_kept.any()):
+            rescue = torch.randint(n_modalities, (batch,), device=device)
+            keep[none_kept, rescue[none_kept]] = True
+        return keep
