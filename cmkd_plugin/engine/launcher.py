@@ -79,15 +79,20 @@ def resolve_python(python: str) -> str:
     return found
 
 
+#: Puts the given plugin copy first on sys.path, then runs ``python -m cmkd_plugin.engine``.
+#: (Plain ``-m`` would put the current folder first, and a source checkout there would shadow
+#: the installed plugin.)
+_BOOT = ("import sys,runpy;sys.path.insert(0,sys.argv.pop(1));"
+         "runpy.run_module('cmkd_plugin.engine',run_name='__main__')")
+
+
 def engine_command(python: str, command: str, args: Sequence[str]) -> list[str]:
-    return [python, "-m", "cmkd_plugin.engine", "--protocol", "jsonl", command, *args]
+    """The argv that runs ``command`` in ``python`` with this copy of the plugin."""
+    return [python, "-c", _BOOT, str(package_parent()), "--protocol", "jsonl", command, *args]
 
 
 def _engine_env(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
-    parent = str(package_parent())
-    old = env.get("PYTHONPATH", "")
-    env["PYTHONPATH"] = parent + (os.pathsep + old if old else "")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
     env.update(extra)
@@ -233,7 +238,7 @@ def run_engine(
     if proc.returncode != 0 or result is None:
         remove_partials(outputs)
         tail = "\n".join(line for line in stderr_tail if line.strip())[-3000:]
-        if "No module named cmkd_plugin" in tail or "SyntaxError" in tail:
+        if ("No module named" in tail and "cmkd_plugin" in tail) or "SyntaxError" in tail:
             raise EngineSetupError(
                 f"The engine Python '{exe}' cannot run the CMKD engine (it needs Python "
                 f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer). Its output:\n{tail}"

@@ -14,7 +14,7 @@ from typing import Any
 from ..atomic import atomic_output, check_writable
 from ..errors import InputError
 from ..feedback import Feedback
-from ..paths import plugin_version
+from ..paths import PACKAGE_DIR, plugin_version
 
 HELP = "Report the engine interpreter, library versions, threads, GPU and a timed forward pass."
 
@@ -44,6 +44,7 @@ def collect(iterations: int, tile_size_px: int, feedback: Feedback) -> dict[str,
     info: dict[str, Any] = {
         "plugin_version": plugin_version(),
         "engine_python": sys.executable,
+        "engine_package": str(PACKAGE_DIR),
         "python_version": platform.python_version(),
         "platform": platform.platform(),
         "torch_version": torch.__version__,
