@@ -44,7 +44,7 @@ def test_enginecheck_runs_the_real_engine(cmkd_provider, tmp_path, engine_python
     report = json.loads(out.read_text())
     assert report["forward_tile_px"] == 32
     assert any("Forward pass 32x32" in line for line in feedback.infos)
-    assert any("-m cmkd_plugin.engine" in c for c in feedback.commands)
+    assert any("cmkd_plugin.engine" in c and " enginecheck " in c for c in feedback.commands)
     assert feedback.progress and max(feedback.progress) == 100.0
 
 
