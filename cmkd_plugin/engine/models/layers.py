@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InputError
-from .config import ArchitectureConfig
+from .config import KNOWN_MODALITIES, ArchitectureConfig
 
 
 class ModelOutput(NamedTuple):
@@ -64,20 +64,24 @@ class PixelClassifier(nn.Module):
 def check_inputs(
     config: ArchitectureConfig, inputs: Mapping[str, Tensor | None], *, require_all: bool
 ) -> tuple[dict[str, Tensor], tuple[int, int, int]]:
-    """Validate an input dict against a config; return the present tensors and (B, H, W).
+    """Validate an input dict against a config; return the tensors it uses and (B, H, W).
+
+    Modalities the model does not take (but whose names are known) are ignored.
 
     Raises:
-        InputError: no usable modality, a modality the model does not know, wrong band count,
-            or modalities of different sizes.
+        InputError: no usable modality, an unknown modality name, wrong band count, or
+            modalities of different sizes.
     """
     known = config.modality_names
-    unknown = sorted(k for k, v in inputs.items() if v is not None and k not in known)
+    unknown = sorted(k for k in inputs if k not in KNOWN_MODALITIES)
     if unknown:
         raise InputError(
-            f"This {config.kind} model does not use {', '.join(unknown)}; it takes "
-            f"{', '.join(known)}. Remove the extra input or choose another model."
+            f"Unknown input modality {', '.join(repr(u) for u in unknown)}; modality names are "
+            f"{', '.join(KNOWN_MODALITIES)}."
         )
-    present = {k: v for k, v in inputs.items() if v is not None}
+    # Known modalities the model does not take are ignored, so one batch dict can feed both the
+    # teacher and the student of a distillation step.
+    present = {k: v for k, v in inputs.items() if v is not None and k in known}
     if require_all:
         missing = [k for k in known if k not in present]
         if missing:
