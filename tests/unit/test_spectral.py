@@ -217,3 +217,21 @@ def test_hsi_reader_resamples_an_envi_cube_in_another_crs(tmp_path: Path) -> Non
     assert win.data.shape == (50, 20, 20) and win.valid.all()
     expected = measured(target)
     assert np.abs(win.data[:, 5, 5] - expected).max() < 5e-3
+
+
+def test_a_dead_band_not_flagged_in_the_file_is_left_out() -> None:
+    source = SpectralBands.regular(400, 1000, 61, fwhm_nm=5.0)
+    target = SpectralBands.regular(450, 950, 11, fwhm_nm=30.0)
+    res = SpectralResampler(source, target)
+    rng = np.random.default_rng(1)
+    cube = rng.random((61, 6, 7)).astype(np.float32)
+    cube[30] = np.nan  # dead band in the whole window
+    cube[10, 2, 2] = np.nan  # and one more at one pixel
+    cube[:, 5] = np.nan  # and a nodata row
+    out = res(cube)
+    flat = cube.reshape(61, -1)
+    ok = np.isfinite(flat)
+    expected = (res.weights @ np.where(ok, flat, 0)) / (res.weights @ ok.astype(np.float32))
+    expected = expected.reshape(11, 6, 7)
+    assert np.isnan(out[:, 5]).all() and np.isfinite(out[:, :5]).all()
+    assert np.allclose(out[:, :5], expected[:, :5], atol=1e-6)

@@ -444,21 +444,63 @@ class SpectralResampler:
             raise ValueError(f"cube has {b} bands, the resampler expects {len(self.band_indexes)}")
         flat = cube.reshape(b, h * w).astype(np.float32, copy=False)
         finite = np.isfinite(flat)
+        weights = self.weights
+        too_little = np.zeros(weights.shape[0], dtype=bool)
+        # Bands missing in the whole window (a dead or bad band not flagged in the file):
+        # renormalise the weights once instead of per pixel.
+        dead = ~finite.any(axis=1)
+        if dead.all():
+            return np.full((weights.shape[0], h, w), np.nan, dtype=np.float32)
+        if dead.any():
+            live = ~dead
+            weights = weights[:, live]
+            mass = weights.sum(axis=1)
+            too_little = mass < self.config.min_valid_weight
+            weights = weights / np.where(mass > 0, mass, 1.0)[:, None]
+            flat, finite = flat[live], finite[live]
         complete = finite.all(axis=0)
         if complete.all():
-            return (self.weights @ flat).reshape(-1, h, w)
-        out = np.full((self.weights.shape[0], h * w), np.nan, dtype=np.float32)
-        out[:, complete] = self.weights @ flat[:, complete]
-        # only pixels missing some (not all) bands pay for the renormalisation
-        partial = ~complete & finite.any(axis=0)
-        if not partial.any():
-            return out.reshape(-1, h, w)
+            out = weights @ flat
+        else:
+            # one product over every pixel (NaN read as 0) beats gathering the complete columns
+            out = weights @ np.where(finite, flat, np.float32(0.0))
+            out[:, ~complete] = np.nan
+            # only pixels missing some (not all) bands pay for the per-pixel renormalisation
+            partial = ~complete & finite.any(axis=0)
+            if partial.any():
+                part, ok = flat[:, partial], finite[:, partial]
+                values = weights @ np.where(ok, part, 0.0).astype(np.float32)
+                mass = weights @ ok.astype(np.float32)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    fixed = values / mass
+                fixed[mass < self.config.min_valid_weight] = np.nan
+                out[:, partial] = fixed
+        out[too_little] = np.nan
+        return out.reshape(-1, h, w)
         part, ok = flat[:, partial], finite[:, partial]
-        values = self.weights @ np.where(ok, part, 0.0).astype(np.float32)
-        mass = self.weights @ ok.astype(np.float32)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            fixed = values / mass
-        fixed[mass < self.config.min_valid_weight] = np.nan
+        # Usually few patterns of missing bands (a dead band, a saturated line): one
+        # renormalised matrix per pattern is far cheaper than two products per pixel.
+        packed = np.ascontiguousarray(np.packbits(ok, axis=0).T)
+        keys, inverse = np.unique(packed.view(np.dtype((np.void, packed.shape[1]))).ravel(),
+                                  return_inverse=True)
+        inverse = inverse.reshape(-1)
+        fixed = np.empty((self.weights.shape[0], part.shape[1]), dtype=np.float32)
+        if len(keys) <= 64:
+            for p in range(len(keys)):
+                cols = np.flatnonzero(inverse == p)
+                band_ok = ok[:, cols[0]]
+                wm = self.weights * band_ok[None, :]
+                mass = wm.sum(axis=1)
+                too_little = mass < self.config.min_valid_weight
+                wm = wm / np.where(too_little, 1.0, mass)[:, None]
+                fixed[:, cols] = wm @ np.where(band_ok[:, None], part[:, cols], 0.0)
+                fixed[np.ix_(np.flatnonzero(too_little), cols)] = np.nan
+        else:
+            values = self.weights @ np.where(ok, part, 0.0).astype(np.float32)
+            mass = self.weights @ ok.astype(np.float32)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                fixed = values / mass
+            fixed[mass < self.config.min_valid_weight] = np.nan
         out[:, partial] = fixed
         return out.reshape(-1, h, w)
 
