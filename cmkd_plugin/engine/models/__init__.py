@@ -1,0 +1,15 @@
+"""Teacher and student models, losses, temperature schedule, model files, metrics and cost.
+
+Modules (importing this package imports nothing; torch is needed only by the starred ones):
+
+* ``config``: :class:`TeacherConfig`, :class:`StudentConfig`, modality names (torch-free);
+* ``teacher``* / ``student``*: the models; ``build``*: ``build_model(config)``;
+* ``layers``*: shared blocks and :class:`ModelOutput` (logits, features, valid, used);
+* ``losses``*: masked class-weighted CE, distillation loss, class-balanced weights;
+* ``schedule``: ``temperature_at(epoch, n_epochs, start, end, kind)`` (torch-free);
+* ``card``: :class:`ModelCard` (torch-free); ``fileformat``: header checks and ``read_card``
+  (torch-free); ``modelfile``*: ``save_model`` / ``load_model``;
+* ``preprocess``: DEM slope/hillshade, band statistics, normalisation (numpy);
+* ``metrics``: confusion matrix, OA, kappa, F1, producer's/user's accuracy (numpy);
+* ``flops``*: parameter count, multiply-adds per pixel, measured throughput.
+"""
