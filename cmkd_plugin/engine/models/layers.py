@@ -22,7 +22,8 @@ class ModelOutput(NamedTuple):
 
     Attributes:
         logits: (B, K, H, W) class scores (finite everywhere; meaningless where not ``valid``).
-        features: (B, D, H, W) features in the shared D=256 space (0 where not ``valid``).
+        features: (B, D, H, W) features in the shared D=256 space (0 where not ``valid``); the
+            teacher returns a channels-last view (call ``.contiguous()`` if you need NCHW memory).
         valid: (B, H, W) bool, pixels that had at least one usable input.
         used: names of the modalities that contributed to at least one pixel, in model order.
     """

@@ -41,8 +41,10 @@ class TokenProjection(nn.Module):
 class ModalityAttention(nn.Module):
     """Multi-head self-attention over the few modality tokens of each pixel.
 
-    Written out (rather than ``nn.MultiheadAttention``) so that its fused inference path cannot
-    hide work from the FLOP counter and so that a pixel's unavailable tokens are masked exactly.
+    With only M <= 4 tokens per pixel, batched matrix products over millions of 3x3 score
+    matrices are slow on CPU, so the scores and the weighted sums are computed as element-wise
+    products over per-modality (N, D) slices (the maths of standard scaled dot-product
+    attention, with unavailable tokens masked out as keys and left out of the average).
     """
 
     def __init__(self, embed_dim: int, n_heads: int) -> None:
@@ -53,25 +55,35 @@ class ModalityAttention(nn.Module):
         self.out = nn.Linear(embed_dim, embed_dim)
         self.norm = nn.LayerNorm(embed_dim)
 
-    def forward(self, tokens: Tensor, available: Tensor) -> Tensor:
+    def forward(self, tokens: list[Tensor], available: Tensor) -> Tensor:
         """Mix tokens and average them over the available ones.
 
         Args:
-            tokens: (N, M, D) one token per modality for N pixels.
+            tokens: M tensors (N, D), one token per modality for N pixels.
             available: (N, M) bool; every row must have at least one True.
 
         Returns:
             (N, D) fused features.
         """
-        n, m, d = tokens.shape
-        q, k, v = self.qkv(tokens).view(n, m, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)  # (N, h, M, M)
-        scores = scores.masked_fill(~available[:, None, None, :], float("-inf"))
-        mixed = torch.matmul(torch.softmax(scores, dim=-1), v)  # (N, h, M, hd)
-        mixed = self.out(mixed.transpose(1, 2).reshape(n, m, d))
-        fused_tokens = self.norm(tokens + mixed)
-        weights = available.to(tokens.dtype).unsqueeze(-1)
-        return (fused_tokens * weights).sum(dim=1) / weights.sum(dim=1)
+        n, d = tokens[0].shape
+        h, hd = self.n_heads, self.head_dim
+        q, k, v = [], [], []
+        for t in tokens:
+            qi, ki, vi = self.qkv(t).split(d, dim=1)
+            q.append(qi.reshape(n, h, hd))
+            k.append(ki.reshape(n, h, hd))
+            v.append(vi.reshape(n, h, hd))
+        key_mask = ~available.unsqueeze(-1)  # (N, M, 1): broadcast over heads
+        scale = 1.0 / math.sqrt(hd)
+        weights = available.to(tokens[0].dtype)
+        fused = torch.zeros_like(tokens[0])
+        for i, t in enumerate(tokens):
+            scores = torch.stack([(q[i] * kj).sum(dim=-1) for kj in k], dim=1) * scale  # (N, M, h)
+            attn = torch.softmax(scores.masked_fill(key_mask, float("-inf")), dim=1)
+            mixed = sum(attn[:, j, :, None] * v[j] for j in range(len(v)))  # (N, h, hd)
+            fused_token = self.norm(t + self.out(mixed.reshape(n, d)))
+            fused = fused + fused_token * weights[:, i : i + 1]
+        return fused / weights.sum(dim=1, keepdim=True)
 
 
 class Teacher(nn.Module):
@@ -121,15 +133,15 @@ class Teacher(nn.Module):
         avail = torch.stack(available, dim=-1)  # (B, H, W, M)
         if self.training and modality_dropout > 0.0 and len(names) > 1:
             avail = avail & self._sample_keep(b, len(names), modality_dropout, avail.device)[:, None, None, :]
-        token_t = torch.stack(tokens, dim=3)  # (B, H, W, M, D)
         pixel_valid = avail.any(dim=-1)
         # Pixels with no usable token get a dummy all-available row (their output is zeroed
         # below) so the softmax never sees a fully masked row.
         safe_avail = avail | ~pixel_valid.unsqueeze(-1)
         d = self.config.embed_dim
-        fused = self.attention(token_t.reshape(-1, len(names), d), safe_avail.reshape(-1, len(names)))
+        fused = self.attention([t.reshape(-1, d) for t in tokens], safe_avail.reshape(-1, len(names)))
         fused = fused.view(b, h, w, d) * pixel_valid.unsqueeze(-1).to(fused.dtype)
-        features = fused.permute(0, 3, 1, 2).contiguous()
+        # A (B, D, H, W) view of channels-last memory: convolutions accept it without a copy.
+        features = fused.permute(0, 3, 1, 2)
         used_flags = avail.flatten(0, 2).any(dim=0).tolist()
         used = tuple(n for n, flag in zip(names, used_flags) if flag)
         return ModelOutput(self.classifier(features), features, pixel_valid, used)
