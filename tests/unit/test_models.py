@@ -287,3 +287,23 @@ def test_student_distilled_50_steps_beats_chance_on_unseen_scene(trained_teacher
     acc = accuracy(student, {"rgb": xt["rgb"]}, yt)
     # 4096 test pixels: chance is 1/3 +- 0.01, so 0.45 is far outside luck
     assert acc > 0.45, acc
+
+
+def test_predict_gives_probabilities_with_nodata_as_nan() -> None:
+    from cmkd_plugin.engine.models.inference import predict
+
+    teacher = Teacher(small_teacher_config())  # left in training mode on purpose
+    x = random_inputs(batch=1)
+    for name in MODS:
+        x[name][0, :, 1, 1] = float("nan")
+    pred = predict(teacher, x)
+    assert teacher.training  # mode restored
+    assert pred.probabilities.shape == (1, K, 8, 8) and pred.used == MODS
+    assert torch.isnan(pred.probabilities[0, :, 1, 1]).all() and int(pred.classes[0, 1, 1]) == -1
+    ok = pred.valid
+    sums = pred.probabilities.sum(dim=1)[ok]
+    assert torch.allclose(sums, torch.ones_like(sums), atol=1e-5)
+    teacher.eval()
+    with torch.no_grad():
+        logits = teacher(x).logits
+    assert torch.equal(pred.classes[ok], logits.argmax(1)[ok])

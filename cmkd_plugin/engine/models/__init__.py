@@ -11,5 +11,6 @@ Modules (importing this package imports nothing; torch is needed only by the sta
   (torch-free); ``modelfile``*: ``save_model`` / ``load_model``;
 * ``preprocess``: DEM slope/hillshade, band statistics, normalisation (numpy);
 * ``metrics``: confusion matrix, OA, kappa, F1, producer's/user's accuracy (numpy);
-* ``flops``*: parameter count, multiply-adds per pixel, measured throughput.
+* ``flops``*: parameter count, multiply-adds per pixel, measured throughput;
+* ``inference``*: ``predict(model, inputs)`` -> probabilities (NaN on nodata), classes, valid.
 """
