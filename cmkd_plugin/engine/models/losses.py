@@ -105,8 +105,6 @@ def class_balanced_weights(
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"beta must be in [0, 1) for the effective number, got {beta}")
         raw = torch.where(present, (1.0 - beta) / (1.0 - beta ** n.clamp(min=1.0)), torch.zeros_like(n))
-        if beta == 0.0:
-            raw = present.to(n.dtype)
     elif method == "inverse_power":
         if beta < 0.0:
             raise ValueError(f"beta must be >= 0 for inverse_power, got {beta}")
