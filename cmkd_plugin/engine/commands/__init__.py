@@ -8,4 +8,5 @@ so ``--help`` is instant and torch is imported only by the commands that need it
 COMMANDS: dict[str, str] = {
     "enginecheck": "cmkd_plugin.engine.commands.enginecheck",
     "simulate": "cmkd_plugin.engine.commands.simulate",
+    "classify": "cmkd_plugin.engine.commands.classify",
 }

@@ -1,0 +1,89 @@
+"""Configuration of a classification run (torch-free)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import InputError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Extent:
+    """A processing rectangle ``(xmin, xmax, ymin, ymax)`` in ``crs`` (None: the RGB's CRS)."""
+
+    xmin: float
+    xmax: float
+    ymin: float
+    ymax: float
+    crs: str | None = None
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(west, south, east, north)``."""
+        return self.xmin, self.ymin, self.xmax, self.ymax
+
+    @classmethod
+    def parse(cls, text: str) -> "Extent":
+        """Parse ``"xmin,xmax,ymin,ymax"`` with an optional CRS: ``",EPSG:32633"`` or
+        ``" [EPSG:32633]"`` (the QGIS extent parameter's text form)."""
+        raw = text.strip()
+        crs = None
+        m = re.match(r"^(.*?)\s*\[(.+)\]\s*$", raw)
+        if m:
+            raw, crs = m.group(1), m.group(2).strip()
+        parts = [p.strip() for p in raw.split(",")]
+        if len(parts) == 5:
+            crs, parts = parts[4] or None, parts[:4]
+        if len(parts) != 4:
+            raise InputError(
+                f"Extent '{text}' must be 'xmin,xmax,ymin,ymax' optionally followed by ',CRS' "
+                "(e.g. '500000,501000,4100000,4101000,EPSG:32633')."
+            )
+        try:
+            xmin, xmax, ymin, ymax = (float(p) for p in parts)
+        except ValueError:
+            raise InputError(f"Extent '{text}' has a value that is not a number.") from None
+        if not (xmax > xmin and ymax > ymin):
+            raise InputError(
+                f"Extent '{text}' is empty (xmax must exceed xmin and ymax exceed ymin); "
+                "draw a larger area."
+            )
+        return cls(xmin, xmax, ymin, ymax, crs)
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """How a raster is classified.
+
+    Attributes:
+        tile_size_px: side of the square window the model sees.
+        overlap_px: pixels shared by neighbouring windows; centre-crop stitching is exact when
+            the model's receptive-field radius is at most ``overlap_px // 2``.
+        batch_size: windows per forward pass (memory grows with it, not with the raster).
+        device: ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+        extent: optional processing rectangle.
+        mask_path: optional polygon layer; pixels outside are nodata, windows outside skipped.
+        gdal_cache_mb: GDAL block cache for reads and writes; fixed so that peak memory does not
+            grow with the raster size (GDAL's default is a share of the machine's RAM).
+    """
+
+    tile_size_px: int = 256
+    overlap_px: int = 32
+    batch_size: int = 4
+    device: str = "auto"
+    extent: Extent | None = None
+    mask_path: str | None = None
+    gdal_cache_mb: int = 64
+
+    def __post_init__(self) -> None:
+        if not 16 <= self.tile_size_px <= 8192:
+            raise InputError(f"Tile size must be between 16 and 8192 pixels (got {self.tile_size_px}).")
+        if self.batch_size < 1 or self.batch_size > 1024:
+            raise InputError(f"Batch size must be between 1 and 1024 (got {self.batch_size}).")
+        if self.device not in DEVICES:
+            raise InputError(f"Device must be one of {', '.join(DEVICES)} (got '{self.device}').")
+        if self.gdal_cache_mb < 8:
+            raise InputError(f"GDAL cache must be at least 8 MB (got {self.gdal_cache_mb}).")

@@ -1,0 +1,54 @@
+"""``classify``: a teacher or student model over rasters of any size, streamed to GeoTIFFs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..feedback import Feedback
+
+HELP = ("Classify RGB (+ HSI/DEM for a teacher) with a model file, tile by tile; write classes, "
+        "probabilities and confidence GeoTIFFs.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model file (.safetensors), teacher or student")
+    parser.add_argument("--rgb", required=True, help="RGB raster (3 bands); its grid is the output grid")
+    parser.add_argument("--hsi", help="hyperspectral raster with band wavelengths (teacher)")
+    parser.add_argument("--dem", help="elevation raster in metres (teacher)")
+    parser.add_argument("--extent", help="processing area 'xmin,xmax,ymin,ymax[,CRS]'")
+    parser.add_argument("--mask", help="polygon layer: pixels outside are nodata")
+    parser.add_argument("--tile-size", type=int, default=256, help="window side in pixels (default 256)")
+    parser.add_argument("--overlap", type=int, default=32, help="overlap of windows in pixels (default 32)")
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--model-kind", choices=("any", "teacher", "student"), default="any",
+                        help="refuse a model of the other kind (default: accept both)")
+    parser.add_argument("--output-classes", help="class raster (.tif)")
+    parser.add_argument("--output-probabilities", help="probability raster (.tif)")
+    parser.add_argument("--output-confidence", help="confidence raster (.tif)")
+
+
+def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
+    from ..classify.config import ClassifyConfig, Extent
+    from ..classify.pipeline import classify
+
+    config = ClassifyConfig(
+        tile_size_px=args.tile_size, overlap_px=args.overlap, batch_size=args.batch_size,
+        device=args.device, extent=Extent.parse(args.extent) if args.extent else None,
+        mask_path=args.mask or None)
+    result = classify(
+        args.model, args.rgb, hsi=args.hsi or None, dem=args.dem or None,
+        output_classes=args.output_classes or None,
+        output_probabilities=args.output_probabilities or None,
+        output_confidence=args.output_confidence or None, config=config,
+        expect_kind=None if args.model_kind == "any" else args.model_kind, feedback=feedback)
+    return {
+        "OUTPUT_CLASSES": result.outputs.get("classes"),
+        "OUTPUT_PROBABILITIES": result.outputs.get("probabilities"),
+        "OUTPUT_CONFIDENCE": result.outputs.get("confidence"),
+        "CLASSES": list(result.class_names),
+        "MODEL_KIND": result.model_kind,
+        "PIXELS": result.pixels,
+        "SECONDS": round(result.seconds, 3),
+    }
