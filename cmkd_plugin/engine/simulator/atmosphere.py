@@ -95,4 +95,4 @@ class Atmosphere:
 def bad_band_mask(kind: str, band_centres_nm: np.ndarray) -> np.ndarray:
     """True for usable bands, False where the atmosphere is nearly opaque (ENVI ``bbl``)."""
     tau = absorption_depth(kind, np.asarray(band_centres_nm, dtype=np.float64))
-    return np.exp(-2.0 * tau) > 0.05
+    return np.exp(-2.0 * tau) > 0.2

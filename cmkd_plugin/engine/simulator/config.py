@@ -13,7 +13,7 @@ from .presets import get_preset
 MIN_SIZE_PX = 64
 MAX_SIZE_PX = 8192
 MIN_PIXELS_ACROSS = 16
-HSI_EXTENSIONS = {"gtiff": (".tif", ".tiff"), "envi": (".img", ".dat", ".bsq", ".bil", ".raw")}
+HSI_EXTENSIONS = {"gtiff": (".tif", ".tiff"), "envi": (".img", ".dat", ".bsq", ".bil", ".raw", ".envi")}
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ COVER_BLEND_M = 1.5
 WATER_BLEND_M = 0.6
 PLOT_BLEND_M = 0.8
 #: Share of each unit free of its intimate companion (pure cores of units).
-PURE_SHARE = 0.5
+PURE_SHARE = 0.6
 SMALL_GRID_PX = 256
 
 
@@ -131,6 +131,32 @@ class _Builder:
         self.own[:] = new_own
 
 
+def _apply_argmax_layer(builder: _Builder, scores_small: np.ndarray, classes: np.ndarray,
+                        shape: tuple[int, int], small_gsd_m: float, blend_m: float) -> None:
+    """Assign the class of the highest score; mix in the runner-up near the boundary (areal)."""
+    best = np.full(shape, -np.inf, np.float32)
+    second = np.full(shape, -np.inf, np.float32)
+    best_k = np.zeros(shape, np.int16)
+    second_k = np.zeros(shape, np.int16)
+    for i in range(len(classes)):
+        s = upsample(scores_small[i], shape)
+        better = s > best
+        runner = ~better & (s > second)
+        second = np.where(better, best, np.where(runner, s, second))
+        second_k = np.where(better, best_k, np.where(runner, i, second_k)).astype(np.int16)
+        best = np.where(better, s, best)
+        best_k = np.where(better, i, best_k).astype(np.int16)
+    gap = best - second
+    # Distance to the boundary where the two scores tie: gap over the gradient of the gap.
+    gy, gx = np.gradient(gap, builder.gsd_m)
+    dist = gap / np.maximum(np.sqrt(gx * gx + gy * gy), 1e-6)
+    beta = (0.5 * np.clip(1.0 - dist / blend_m, 0.0, 1.0)).astype(np.float32)
+    builder.own[:] = classes[best_k]
+    builder.nb[:] = np.where(beta > 0, classes[second_k], classes[best_k])
+    builder.beta[:] = beta
+    builder.intimate[:] = False
+
+
 def _gradient_magnitude(field_small: np.ndarray, small_gsd_m: float,
                         shape: tuple[int, int]) -> np.ndarray:
     gy, gx = np.gradient(field_small.astype(np.float64), small_gsd_m)
@@ -139,9 +165,9 @@ def _gradient_magnitude(field_small: np.ndarray, small_gsd_m: float,
 
 def _warped_noise(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     # Domain warping bends the contacts into lobes and embayments instead of plain contours.
-    base = fractal_noise(shape, 3.0, rng)
-    wy = fractal_noise(shape, 3.4, rng) * shape[0] * 0.06
-    wx = fractal_noise(shape, 3.4, rng) * shape[1] * 0.06
+    base = fractal_noise(shape, 4.0, rng)
+    wy = fractal_noise(shape, 4.0, rng) * shape[0] * 0.05
+    wx = fractal_noise(shape, 4.0, rng) * shape[1] * 0.05
     rr, cc = np.mgrid[0: shape[0], 0: shape[1]].astype(np.float32)
     return ndimage.map_coordinates(base, [rr + wy, cc + wx], order=1, mode="wrap")
 
@@ -203,13 +229,20 @@ def build_composition(preset: Preset, shape: tuple[int, int], gsd_m: float,
     slope_small = np.sqrt(gx * gx + gy * gy).astype(np.float32)
     builder = _Builder(shape, gsd_m)
 
-    # Bedrock: lithology field = warped noise + elevation, equal shares in unit order.
+    # Bedrock: each unit has its own smooth "abundance" field biased by elevation (unit order =
+    # from low to high ground); the unit with the highest score wins. Offsets are tuned so each
+    # unit gets an equal share of the scene.
     bedrock = [names.index(u.name) for u in preset.units if u.layer == "bedrock"]
-    lith_small = _standardise(_warped_noise(small, rng)) + 0.9 * z_norm
-    qs = np.linspace(0, 1, len(bedrock) + 1)[1:-1]
-    thr = np.quantile(lith_small, qs)
-    builder.apply_layer(upsample(lith_small, shape), _gradient_magnitude(lith_small, small_gsd, shape),
-                        thr, np.array(bedrock), BEDROCK_BLEND_M, False, False)
+    preference = np.linspace(-0.7, 0.7, len(bedrock), dtype=np.float32)
+    scores = np.stack([_standardise(_warped_noise(small, rng)) + p * z_norm for p in preference])
+    offsets = np.zeros(len(bedrock), np.float32)
+    for _ in range(30):
+        share = np.bincount(np.argmax(scores + offsets[:, None, None], axis=0).ravel(),
+                            minlength=len(bedrock)) / scores[0].size
+        offsets += 0.5 * (1.0 / len(bedrock) - share)
+    _apply_argmax_layer(builder, scores + offsets[:, None, None], np.array(bedrock), shape,
+                        small_gsd, BEDROCK_BLEND_M)
+    del scores
 
     # Cover: each cover unit is its own patchy layer; the wettest (listed last) on the lowest
     # ground, soil on gentle slopes. Shares are slightly inflated because later covers overlap
@@ -220,7 +253,7 @@ def build_composition(preset: Preset, shape: tuple[int, int], gsd_m: float,
         share = 1.25 * preset.cover_fraction / len(cover)
         for i, cls in enumerate(cover):
             wetness = (i + 1) / len(cover)
-            cover_small = (_standardise(fractal_noise(small, 3.3, rng))
+            cover_small = (_standardise(fractal_noise(small, 4.0, rng))
                            - (0.2 + 0.8 * wetness) * z_norm - 0.5 * slope_norm)
             thr = np.quantile(cover_small, [1.0 - share])
             builder.apply_layer(upsample(cover_small, shape),

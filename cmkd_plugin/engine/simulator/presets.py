@@ -84,18 +84,18 @@ _EARTH_CLASSES = (
 
 _EARTH_UNITS = (
     # bedrock from low to high lithology field (the ophiolite sequence, carbonates lowest)
-    UnitSpec("calcite", "calcite", "soil", 0.25, "bedrock"),
+    UnitSpec("calcite", "calcite", "soil", 0.15, "bedrock"),
     UnitSpec("dolomite", "dolomite", "calcite", 0.3, "bedrock"),
-    UnitSpec("magnesite", "magnesite", "serpentine", 0.3, "bedrock"),
+    UnitSpec("magnesite", "magnesite", "serpentine", 0.15, "bedrock"),
     UnitSpec("serpentine", "antigorite", "magnesite", 0.25, "bedrock"),
-    UnitSpec("olivine", "olivine", "serpentine", 0.3, "bedrock"),
-    UnitSpec("chlorite", "chlorite", "basalt", 0.3, "bedrock"),
+    UnitSpec("olivine", "olivine", "serpentine", 0.25, "bedrock"),
+    UnitSpec("chlorite", "chlorite", "basalt", 0.15, "bedrock"),
     UnitSpec("basalt", "basalt", "chlorite", 0.25, "bedrock"),
     # covers from dry to wet
     UnitSpec("soil", "soil", "calcite", 0.25, "cover"),
-    UnitSpec("dry_vegetation", "dry_grass", "soil", 0.3, "cover"),
-    UnitSpec("green_vegetation", "conifer_needles", "dry_vegetation", 0.25, "cover"),
-    UnitSpec("wollastonite", "wollastonite", "soil", 0.45, "plot"),
+    UnitSpec("dry_vegetation", "dry_grass", "soil", 0.2, "cover"),
+    UnitSpec("green_vegetation", "conifer_needles", "dry_vegetation", 0.2, "cover"),
+    UnitSpec("wollastonite", "wollastonite", "soil", 0.25, "plot"),
     UnitSpec("water", "seawater", None, 0.0, "water"),
 )
 
@@ -116,18 +116,18 @@ _MARS_CLASSES = (
 
 _MARS_UNITS = (
     # bedrock from low to high: olivine-carbonate, clays, silica, sulfates, hematite, caprock
-    UnitSpec("carbonate", "magnesite", "olivine", 0.3, "bedrock"),
+    UnitSpec("carbonate", "magnesite", "olivine", 0.12, "bedrock"),
     UnitSpec("olivine", "olivine", "dust", 0.25, "bedrock"),
     UnitSpec("nontronite", "nontronite", "dust", 0.25, "bedrock"),
-    UnitSpec("kaolinite", "kaolinite", "dust", 0.25, "bedrock"),
-    UnitSpec("hydrated_silica", "chalcedony", "dust", 0.25, "bedrock"),
+    UnitSpec("kaolinite", "kaolinite", "dust", 0.15, "bedrock"),
+    UnitSpec("hydrated_silica", "chalcedony", "dust", 0.15, "bedrock"),
     UnitSpec("jarosite", "jarosite", "dust", 0.25, "bedrock"),
-    UnitSpec("gypsum", "gypsum", "dust", 0.25, "bedrock"),
+    UnitSpec("gypsum", "gypsum", "dust", 0.15, "bedrock"),
     UnitSpec("hematite", "hematite", "basalt", 0.25, "bedrock"),
     UnitSpec("low_ca_pyroxene", "low_ca_pyroxene", "dust", 0.25, "bedrock"),
     UnitSpec("high_ca_pyroxene", "high_ca_pyroxene", "dust", 0.25, "bedrock"),
-    UnitSpec("basalt", "basalt", "dust", 0.3, "bedrock"),
-    UnitSpec("dust", "mars_dust", "basalt", 0.3, "cover"),
+    UnitSpec("basalt", "basalt", "dust", 0.2, "bedrock"),
+    UnitSpec("dust", "mars_dust", "basalt", 0.2, "cover"),
 )
 
 PRESETS: dict[str, Preset] = {

@@ -33,7 +33,7 @@ AEROSOL_OPTICAL_DEPTH = {"earth": 0.12, "mars": 0.5}
 #: Exposure of the RGB camera (linear value of a flat white reflector; Mars scenes are darker).
 RGB_EXPOSURE = {"earth": 1.0, "mars": 1.5}
 #: Additive haze reflectance at 550 nm: (HSI residual range, RGB veil).
-HAZE = {"earth": ((0.0, 0.004), 0.0), "mars": ((0.01, 0.03), 0.02)}
+HAZE = {"earth": ((0.0, 0.003), 0.0), "mars": ((0.003, 0.01), 0.02)}
 DEM_NOISE_M = 0.02
 
 
@@ -245,12 +245,12 @@ def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -
     # Atmospheric residuals, haze and noise.
     atm_rng = rng["atmosphere"]
     haze_lo, haze_hi = HAZE[kind][0]
-    residual = float(atm_rng.uniform(-0.06, 0.06))
+    residual = float(atm_rng.uniform(-0.03, 0.03))
     atm_hsi = Atmosphere(kind, aod, residual, float(atm_rng.uniform(haze_lo, haze_hi)))
     from .terrain import fractal_noise
 
     # Water vapour (Earth) or dust loading (Mars) varies smoothly across the strip.
-    variation = 0.02 * fractal_noise((hsi_grid.rows, hsi_grid.cols), 3.5, atm_rng)
+    variation = 0.01 * fractal_noise((hsi_grid.rows, hsi_grid.cols), 3.5, atm_rng)
     res_shape = atm_hsi.residual(bands.centres_nm) - 1.0
     safe_residual = residual if residual != 0 else 1.0
     res_field = 1.0 + (residual + variation)[..., None] * (res_shape / safe_residual)[None, None, :]

@@ -92,6 +92,6 @@ def hsi_noise_sigma(band_centres_nm: np.ndarray, reflectance: np.ndarray,
     SWIR and explodes in the opaque water-vapour bands, as in real imaging spectrometers.
     """
     signal = np.clip(irradiance * transmittance, 1e-3, None)[:, None, None]
-    read = 0.0012 / np.sqrt(signal)
-    shot = np.sqrt(0.00002 * np.clip(reflectance, 0.0, None) / signal)
+    read = 0.0004 / np.sqrt(signal)
+    shot = np.sqrt(0.000001 * np.clip(reflectance, 0.0, None) / signal)
     return np.minimum(np.sqrt(read * read + shot * shot), 0.05)
