@@ -56,9 +56,7 @@ def write_preview(path: str | os.PathLike[str], scene) -> None:
     axes[0, 1].imshow(fc, extent=hsi_ext, interpolation="nearest")
     axes[0, 1].set_title("HSI false colour R/G/B = {:.0f}/{:.0f}/{:.0f} nm ({:g} m)".format(
         *[scene.hsi_bands.centres_nm[i] for i in idx], scene.config.hsi_gsd_m))
-    from matplotlib import cm
-
-    terrain = cm.get_cmap("terrain")(0.15 + 0.7 * dem_norm)[..., :3]
+    terrain = matplotlib.colormaps["terrain"](0.15 + 0.7 * dem_norm)[..., :3]
     axes[1, 0].imshow(terrain * (0.35 + 0.65 * shade[..., None]), extent=ext)
     axes[1, 0].set_title("DEM {:.1f}-{:.1f} m, hillshade ({:g} m)".format(
         float(dem.min()), float(dem.max()), scene.config.dem_gsd_m))
