@@ -9,4 +9,5 @@ COMMANDS: dict[str, str] = {
     "enginecheck": "cmkd_plugin.engine.commands.enginecheck",
     "simulate": "cmkd_plugin.engine.commands.simulate",
     "classify": "cmkd_plugin.engine.commands.classify",
+    "carbonation": "cmkd_plugin.engine.commands.carbonation",
 }
