@@ -9,5 +9,6 @@ COMMANDS: dict[str, str] = {
     "enginecheck": "cmkd_plugin.engine.commands.enginecheck",
     "simulate": "cmkd_plugin.engine.commands.simulate",
     "classify": "cmkd_plugin.engine.commands.classify",
+    "evaluate": "cmkd_plugin.engine.commands.evaluate",
     "carbonation": "cmkd_plugin.engine.commands.carbonation",
 }
