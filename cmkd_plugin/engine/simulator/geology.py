@@ -67,14 +67,34 @@ class Composition:
     plots: list[Plot]
 
 
+def _linear_axis(field: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
+    """Linear interpolation of ``field`` at fractional ``coords`` along ``axis`` (edges held)."""
+    n = field.shape[axis]
+    coords = np.clip(coords, 0.0, n - 1.0)
+    i0 = np.minimum(np.floor(coords).astype(np.int64), max(n - 2, 0))
+    i1 = np.minimum(i0 + 1, n - 1)
+    frac = (coords - i0).astype(np.float32)
+    shape = [1, 1]
+    shape[axis] = -1
+    frac = frac.reshape(shape)
+    return np.take(field, i0, axis=axis) * (1.0 - frac) + np.take(field, i1, axis=axis) * frac
+
+
+def resample_grid(field: np.ndarray, scale_rows: float, scale_cols: float,
+                  shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling onto ``shape`` where output pixel i maps to input ``(i+0.5)*scale-0.5``.
+
+    Separable (rows, then columns): much cheaper than 2-D coordinate interpolation.
+    """
+    r = (np.arange(shape[0]) + 0.5) * scale_rows - 0.5
+    c = (np.arange(shape[1]) + 0.5) * scale_cols - 0.5
+    tmp = _linear_axis(field.astype(np.float32), r, 0)
+    return _linear_axis(tmp, c, 1).astype(np.float32)
+
+
 def upsample(field: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Bilinear resampling of a field covering the same extent onto a grid of ``shape``."""
-    r = (np.arange(shape[0]) + 0.5) * field.shape[0] / shape[0] - 0.5
-    c = (np.arange(shape[1]) + 0.5) * field.shape[1] / shape[1] - 0.5
-    rr = np.repeat(r[:, None], shape[1], axis=1)
-    cc = np.repeat(c[None, :], shape[0], axis=0)
-    return ndimage.map_coordinates(field.astype(np.float32), [rr, cc], order=1,
-                                   mode="nearest").astype(np.float32)
+    return resample_grid(field, field.shape[0] / shape[0], field.shape[1] / shape[1], shape)
 
 
 def _standardise(a: np.ndarray) -> np.ndarray:

@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rasterio.transform import Affine, from_origin
-from scipy import ndimage
 from shapely.geometry import Polygon
 
 from ..feedback import Feedback
 from . import spectra
 from .atmosphere import Atmosphere, bad_band_mask, solar_irradiance
 from .config import SimulationConfig, validate
-from .geology import Composition, build_composition
+from .geology import Composition, build_composition, resample_grid
 from .presets import Preset, get_preset
 from .render import MixtureTable, aggregate, build_table, pair_spectra, render_pixels
 from .sensors import Camera, HsiBands, hsi_noise_sigma, srgb_encode
@@ -85,16 +84,7 @@ def resample_same_origin(field_: np.ndarray, src_gsd_m: float, shape: tuple[int,
                          dst_gsd_m: float) -> np.ndarray:
     """Bilinear resampling between two grids that share their upper-left corner."""
     scale = dst_gsd_m / src_gsd_m
-    r = ((np.arange(shape[0]) + 0.5) * scale - 0.5).astype(np.float32)
-    c = ((np.arange(shape[1]) + 0.5) * scale - 0.5).astype(np.float32)
-    # Separable: first along rows, then along columns (cheaper than 2-D coordinates).
-    tmp = ndimage.map_coordinates(
-        field_.astype(np.float32),
-        [np.repeat(r[:, None], field_.shape[1], 1), np.repeat(np.arange(field_.shape[1], dtype=np.float32)[None, :], shape[0], 0)],
-        order=1, mode="nearest")
-    return ndimage.map_coordinates(
-        tmp, [np.repeat(np.arange(shape[0], dtype=np.float32)[:, None], shape[1], 1),
-              np.repeat(c[None, :], shape[0], 0)], order=1, mode="nearest").astype(np.float32)
+    return resample_grid(field_, scale, scale, shape)
 
 
 def _hsi_grid(config: SimulationConfig, preset: Preset, grid: BaseGrid) -> Grid:
