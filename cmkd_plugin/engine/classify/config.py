@@ -68,6 +68,9 @@ class ClassifyConfig:
         mask_path: optional polygon layer; pixels outside are nodata, windows outside skipped.
         gdal_cache_mb: GDAL block cache for reads and writes; fixed so that peak memory does not
             grow with the raster size (GDAL's default is a share of the machine's RAM).
+        rgb_scaling: how RGB values become 0-1 (``auto`` detects; see
+            :class:`~..geo.scaling.Scaling` for the forced modes, e.g. ``12bit``).
+        hsi_scaling: same for the HSI (``auto``: integer reflectance x 10000, float as is).
     """
 
     tile_size_px: int = 256
@@ -77,6 +80,8 @@ class ClassifyConfig:
     extent: Extent | None = None
     mask_path: str | None = None
     gdal_cache_mb: int = 64
+    rgb_scaling: str = "auto"
+    hsi_scaling: str = "auto"
 
     def __post_init__(self) -> None:
         if not 16 <= self.tile_size_px <= 8192:
@@ -85,5 +90,9 @@ class ClassifyConfig:
             raise InputError(f"Batch size must be between 1 and 1024 (got {self.batch_size}).")
         if self.device not in DEVICES:
             raise InputError(f"Device must be one of {', '.join(DEVICES)} (got '{self.device}').")
+        from ..geo.scaling import Scaling
+
+        Scaling.parse(self.rgb_scaling)  # InputError listing the valid names
+        Scaling.parse(self.hsi_scaling)
         if self.gdal_cache_mb < 8:
             raise InputError(f"GDAL cache must be at least 8 MB (got {self.gdal_cache_mb}).")

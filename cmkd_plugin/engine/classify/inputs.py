@@ -10,7 +10,7 @@ the tile, so tile edges equal the untiled result.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.grid import Grid, display_name
 from ..geo.read import DEM_CONFIG, RGB_CONFIG, AlignedReader, combine_valid
+from ..geo.scaling import Scaling
 from ..geo.spectral import HsiReader, SpectralBands
 from ..geo.tiling import PixelWindow
 from ..models.card import ModelCard
@@ -76,7 +77,8 @@ class ModelInputs:
     @classmethod
     def open(cls, card: ModelCard, grid: Grid, rgb: str | os.PathLike[str],
              hsi: str | os.PathLike[str] | None = None, dem: str | os.PathLike[str] | None = None,
-             feedback: Feedback | None = None) -> "ModelInputs":
+             feedback: Feedback | None = None, rgb_scaling: str = "auto",
+             hsi_scaling: str = "auto") -> "ModelInputs":
         """Check the given inputs against the card and open them on ``grid``.
 
         Raises:
@@ -119,13 +121,15 @@ class ModelInputs:
         self = cls(grid, used, skipped)
         try:
             # RGB defines the grid, so it is always opened and checked (3 bands, CRS, overlap).
-            self._rgb = AlignedReader(rgb, grid, RGB_CONFIG)
+            self._rgb = AlignedReader(rgb, grid, replace(RGB_CONFIG,
+                                                         scaling=Scaling.parse(rgb_scaling)))
             self._rgb_only_for_grid = RGB not in used
             if HSI in used:
                 m = card.modality(HSI)
                 target = SpectralBands(tuple(m.wavelengths_nm or ()), m.fwhm_nm,
                                        source=f"model card ({len(m.wavelengths_nm or ())} bands)")
-                self._hsi = HsiReader(hsi, grid, target)  # type: ignore[arg-type]
+                self._hsi = HsiReader(hsi, grid, target,  # type: ignore[arg-type]
+                                      scaling=Scaling.parse(hsi_scaling))
                 feedback.info(
                     f"HSI '{display_name(hsi)}': {len(self._hsi.bands)} bands "
                     f"({self._hsi.bands.source}) resampled to the model's {len(target)} bands.")

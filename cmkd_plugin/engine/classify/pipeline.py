@@ -124,7 +124,8 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
     with rasterio.Env(GDAL_CACHEMAX=config.gdal_cache_mb * 1024 * 1024):
         grid = Grid.from_raster(rgb, "RGB")
         area = processing_grid(grid, config)
-        with ModelInputs.open(card, area, rgb, hsi, dem, feedback) as inputs:
+        with ModelInputs.open(card, area, rgb, hsi, dem, feedback, config.rgb_scaling,
+                             config.hsi_scaling) as inputs:
             for name, reason in inputs.scaling_reasons.items():
                 feedback.info(f"{name.upper()} scaling: {reason}.")
             mask = VectorMask(config.mask_path, area) if config.mask_path else None

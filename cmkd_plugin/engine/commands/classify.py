@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlap", type=int, default=32, help="overlap of windows in pixels (default 32)")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--rgb-scaling", default="auto",
+                        help="auto (detected), uint8, uint16, 10bit, 12bit, 14bit, unit, declared")
+    parser.add_argument("--hsi-scaling", default="auto",
+                        help="auto (detected), reflectance10000, unit, declared, ...")
     parser.add_argument("--model-kind", choices=("any", "teacher", "student"), default="any",
                         help="refuse a model of the other kind (default: accept both)")
     parser.add_argument("--output-classes", help="class raster (.tif)")
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
     config = ClassifyConfig(
         tile_size_px=args.tile_size, overlap_px=args.overlap, batch_size=args.batch_size,
         device=args.device, extent=Extent.parse(args.extent) if args.extent else None,
-        mask_path=args.mask or None)
+        mask_path=args.mask or None, rgb_scaling=args.rgb_scaling, hsi_scaling=args.hsi_scaling)
     result = classify(
         args.model, args.rgb, hsi=args.hsi or None, dem=args.dem or None,
         output_classes=args.output_classes or None,
