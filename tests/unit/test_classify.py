@@ -338,6 +338,20 @@ def test_nodata_in_any_input_is_nodata_in_every_output(tmp_path: Path,
     assert np.isnan(conf[:, nodata]).all() and np.isfinite(conf[:, ~nodata]).all()
 
 
+def test_tiles_entirely_in_nodata_are_skipped(tmp_path: Path) -> None:
+    rgb = write_rgb(tmp_path / "rgb.tif", 150, 250, nodata=0)
+    with rasterio.open(rgb, "r+") as dst:
+        d = dst.read()
+        d[:, :, 120:] = 0  # the right half is nodata
+        dst.write(d)
+    model = student_file(tmp_path / "student.safetensors")
+    r = classify(model, rgb, output_classes=tmp_path / "c.tif", config=SMALL)
+    c = read(tmp_path / "c.tif")[0]
+    assert (c[:, :120] != 255).all() and (c[:, 120:] == 255).all()
+    # columns of windows start at 0, 48, 96, 144, 186: the last two write only nodata
+    assert r.tiles_skipped == 3 * 2 and r.tiles_run == 3 * 3
+
+
 def test_mask_and_extent_limit_the_area_and_skip_tiles(tmp_path: Path) -> None:
     import geopandas as gpd
     from shapely.geometry import box
