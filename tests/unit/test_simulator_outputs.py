@@ -164,3 +164,29 @@ def test_preset_classes():
                          "hydrated_silica", "dust"}
     with pytest.raises(InputError, match="mars_analogue"):
         preset_classes("moon")
+
+
+def test_hsi_crs_on_another_body_is_refused(tmp_path):
+    config = SimulationConfig("mars_analogue", size_px=128, hsi_crs="EPSG:32640")
+    with pytest.raises(InputError, match="another planetary body"):
+        simulate_survey(config, OutputPaths.in_folder(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_hsi_finer_than_rgb_is_filled(tmp_path):
+    # Every HSI pixel inside the strip gets a value even when it holds no RGB pixel centre.
+    out = tmp_path / "fine"
+    assert cli.main(["simulate", "--preset", "earth_carbonation", "--size-px", "64",
+                     "--rgb-gsd-m", "1.0", "--dem-gsd-m", "1.0", "--hsi-gsd-m", "0.7",
+                     "--hsi-bands", "20", "--labels-per-class", "2",
+                     "--output-dir", str(out)]) == 0
+    import geopandas as gpd
+    from cmkd_plugin.engine.simulator.vectors import contains_xy
+
+    foot = gpd.read_file(out / "hsi_footprint.gpkg").geometry.iloc[0]
+    with rasterio.open(out / "hsi.tif") as src:
+        data = src.read(5)
+        rows, cols = np.mgrid[0: src.height, 0: src.width]
+        x, y = src.transform * (cols + 0.5, rows + 0.5)
+    inner = contains_xy(foot.buffer(-1.0), x, y)
+    assert np.isfinite(data[inner]).all()

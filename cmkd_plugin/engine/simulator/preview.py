@@ -58,7 +58,7 @@ def write_preview(path: str | os.PathLike[str], scene) -> None:
         *[scene.hsi_bands.centres_nm[i] for i in idx], scene.config.hsi_gsd_m))
     terrain = matplotlib.colormaps["terrain"](0.15 + 0.7 * dem_norm)[..., :3]
     axes[1, 0].imshow(terrain * (0.35 + 0.65 * shade[..., None]), extent=ext)
-    axes[1, 0].set_title("DEM {:.1f}-{:.1f} m, hillshade ({:g} m)".format(
+    axes[1, 0].set_title("DEM {:.1f} to {:.1f} m, hillshade ({:g} m)".format(
         float(dem.min()), float(dem.max()), scene.config.dem_gsd_m))
     axes[1, 1].imshow(truth_rgb, extent=ext, interpolation="nearest")
     zx, zy = _outline(scene.zone, scene.rgb_grid)
