@@ -197,3 +197,26 @@ def test_window_views(tmp_path: Path) -> None:
     assert np.array_equal(part, labels.to_array()[5:15, 5:15])
     r, c, k = labels.in_window(window)
     assert len(r) == 50 and r.min() >= 0 and c.max() < 10
+
+
+def test_qgis_layer_source_form_names_the_layer(tmp_path):
+    """'file.gpkg|layername=x' (how QGIS names a layer of a multi-layer file) picks that layer."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from cmkd_plugin.engine.geo.grid import Grid
+    from cmkd_plugin.engine.geo.labels import LabelConfig, read_labels, split_vector_source
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    assert split_vector_source("a.gpkg|layername=labels|subset=x") == ("a.gpkg", "labels")
+    assert split_vector_source("a.gpkg") == ("a.gpkg", None)
+    grid = Grid(CRS.from_epsg(32633), from_origin(500000, 4000010, 1, 1), 10, 10)
+    path = tmp_path / "two.gpkg"
+    gpd.GeoDataFrame({"mineral": ["zone"]}, geometry=[Point(500001, 4000001)],
+                     crs=32633).to_file(path, layer="zone")
+    gpd.GeoDataFrame({"mineral": ["olivine", "basalt"]},
+                     geometry=[Point(500002.5, 4000007.5), Point(500007.5, 4000002.5)],
+                     crs=32633).to_file(path, layer="labels")
+    pixels = read_labels(f"{path}|layername=labels", grid, LabelConfig())
+    assert sorted(pixels.class_names) == ["basalt", "olivine"]

@@ -13,6 +13,7 @@ by block over their own extent, so memory follows the labels, not the raster siz
 from __future__ import annotations
 
 import math
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -185,6 +186,23 @@ def _polygonal(geom: Any) -> Any:
     return None
 
 
+def split_vector_source(source: str | os.PathLike[str]) -> tuple[str, str | None]:
+    """``'file.gpkg|layername=labels'`` (QGIS's layer source form) -> ``('file.gpkg', 'labels')``.
+
+    Other ``|key=value`` options QGIS may append (``subset=``, ``geometrytype=``) are dropped.
+    """
+    text = str(source)
+    if "|" not in text:
+        return text, None
+    path, *options = text.split("|")
+    layer = None
+    for option in options:
+        key, _, value = option.partition("=")
+        if key.strip().lower() == "layername" and value:
+            layer = value
+    return path, layer
+
+
 def read_labels(path: str | os.PathLike[str], grid: Grid, config: LabelConfig = LabelConfig(),
                 feedback: Feedback | None = None) -> LabelPixels:
     """Labelled pixels of ``grid`` from a point or polygon layer.
@@ -206,6 +224,9 @@ def read_labels(path: str | os.PathLike[str], grid: Grid, config: LabelConfig = 
     import geopandas as gpd
 
     feedback = feedback or Feedback()
+    path, layer_in_source = split_vector_source(path)
+    if layer_in_source and not config.layer:
+        config = dataclasses.replace(config, layer=layer_in_source)
     name = display_name(path)
     if not os.path.exists(str(path)):
         raise InputError(f"Labels '{path}' do not exist; choose an existing vector file.")
