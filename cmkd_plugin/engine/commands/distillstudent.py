@@ -1,0 +1,54 @@
+"""``distillstudent``: distil a small RGB-only student from a teacher model file, train the
+RGB-only baseline with the same budget when labels are given, and report all three."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..feedback import Feedback
+
+HELP = "Distil an RGB student from a teacher (and train the RGB-only baseline); write model and report."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
+    parser.add_argument("--rgb", required=True, help="RGB raster")
+    parser.add_argument("--hsi", help="hyperspectral raster (the teacher's input)")
+    parser.add_argument("--dem", help="elevation raster in metres (the teacher's input)")
+    parser.add_argument("--labels", help="optional labels: cross-entropy term, baseline, metrics")
+    parser.add_argument("--label-field", default="mineral", help="class field (default mineral)")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
+    parser.add_argument("--temperature-start", type=float, default=4.0, help="default 4")
+    parser.add_argument("--temperature-end", type=float, default=1.0, help="default 1")
+    parser.add_argument("--feature-weight", type=float, default=0.5, help="default 0.5")
+    parser.add_argument("--class-balanced", action=argparse.BooleanOptionalAction, default=True,
+                        help="rare classes weigh more (default on)")
+    parser.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=False,
+                        help="HSI -> simulated multispectral -> RGB chain (default off)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--output-model", required=True, help="student model file to write")
+    parser.add_argument("--output-report", required=True, help="HTML report (+ .json twin)")
+    parser.add_argument("--ce-weight", type=float, default=0.5,
+                        help="weight of the cross-entropy on labels (default 0.5)")
+    parser.add_argument("--tile-size", type=int, default=64,
+                        help="training patch side in RGB pixels (default 64)")
+    parser.add_argument("--batch-size", type=int, default=8, help="patches per step (default 8)")
+    parser.add_argument("--patches-per-epoch", type=int, default=64,
+                        help="random patches per epoch (default 64)")
+
+
+def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
+    from ..training.config import DistillConfig
+    from ..training.pipeline import run_distillation
+
+    config = DistillConfig(
+        epochs=args.epochs, patches_per_epoch=args.patches_per_epoch, batch_size=args.batch_size,
+        patch_size_px=args.tile_size, temperature_start=args.temperature_start,
+        temperature_end=args.temperature_end, feature_weight=args.feature_weight,
+        ce_weight=args.ce_weight, class_balanced=args.class_balanced,
+        progressive=args.progressive, seed=args.seed)
+    result = run_distillation(args.teacher, args.rgb, args.hsi, args.dem, args.labels,
+                              args.output_model, args.output_report, config, args.label_field,
+                              feedback)
+    return result.outputs

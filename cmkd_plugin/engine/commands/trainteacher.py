@@ -1,0 +1,47 @@
+"""``trainteacher``: train the multi-modal teacher (RGB + HSI + DEM) from labelled points or
+polygons; writes the model file and an HTML report with a JSON twin."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..feedback import Feedback
+
+HELP = "Train the RGB + HSI + DEM teacher from labels; write the model file and its report."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rgb", required=True, help="RGB raster (defines the reference grid)")
+    parser.add_argument("--hsi", help="hyperspectral raster with band wavelengths")
+    parser.add_argument("--dem", help="elevation raster in metres")
+    parser.add_argument("--labels", required=True, help="point or polygon layer with a class field")
+    parser.add_argument("--label-field", default="mineral", help="class field (default mineral)")
+    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--output-model", required=True, help="model file to write")
+    parser.add_argument("--output-report", required=True, help="HTML report (a .json twin is written beside it)")
+    parser.add_argument("--class-table", help="CSV with name,colour[,coefficients...] per class")
+    parser.add_argument("--tile-size", type=int, default=7,
+                        help="training patch side in teacher-grid (HSI) pixels (default 7)")
+    parser.add_argument("--batch-size", type=int, default=32, help="patches per step (default 32)")
+    parser.add_argument("--validation-fraction", type=float, default=0.25,
+                        help="share of labelled pixels held out in spatial blocks (default 0.25)")
+    parser.add_argument("--block-size-px", type=int, default=64,
+                        help="side of a validation block in RGB pixels (default 64)")
+    parser.add_argument("--patches-per-epoch", type=int, default=64,
+                        help="random patches per epoch (default 64)")
+
+
+def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
+    from ..training.config import DataConfig, TeacherTrainConfig
+    from ..training.pipeline import run_teacher_training
+
+    data = DataConfig(label_field=args.label_field, validation_fraction=args.validation_fraction,
+                      block_size_px=args.block_size_px, seed=args.seed)
+    train = TeacherTrainConfig(epochs=args.epochs, patches_per_epoch=args.patches_per_epoch,
+                               batch_size=args.batch_size, patch_size_px=args.tile_size,
+                               seed=args.seed)
+    result = run_teacher_training(args.rgb, args.hsi, args.dem, args.labels, args.output_model,
+                                  args.output_report, data, train, args.class_table, feedback)
+    return result.outputs

@@ -1,0 +1,225 @@
+"""Torch helpers shared by teacher training, distillation and the baseline: determinism,
+normalisation from model-card statistics, patch sampling and whole-area prediction."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..feedback import Feedback
+from ..geo.labels import UNLABELLED
+from ..geo.tiling import StitchPlan, TilingConfig
+from ..models.card import ModalityCard
+from ..models.config import DEM, DEM_CHANNELS, HSI, MS, RGB
+from ..models.preprocess import band_statistics
+
+RGB_BAND_NAMES = ("red", "green", "blue")
+# Tiles for whole-area prediction: large enough to be efficient, small enough for memory.
+PREDICT_TILE_PX = 256
+PREDICT_OVERLAP_PX = 16
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch and ask it for deterministic kernels (cheap on the CPU)."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def modality_card(name: str, array: np.ndarray, valid: np.ndarray,
+                  wavelengths_nm: Sequence[float] | None = None,
+                  fwhm_nm: Sequence[float] | None = None) -> ModalityCard:
+    """The card of one input: band names and the mean/std of its valid pixels."""
+    mean, std = band_statistics(array, valid)
+    if name == RGB:
+        names = RGB_BAND_NAMES
+    elif name == DEM:
+        names = DEM_CHANNELS
+    elif wavelengths_nm is not None:
+        names = tuple(f"{w:.1f} nm" for w in wavelengths_nm)
+    else:
+        names = tuple(f"band {i + 1}" for i in range(array.shape[0]))
+    return ModalityCard(
+        name, tuple(names), mean, std,
+        None if wavelengths_nm is None else tuple(float(v) for v in wavelengths_nm),
+        None if fwhm_nm is None else tuple(float(v) for v in fwhm_nm))
+
+
+def stats_tensors(card: ModalityCard) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1, C, 1, 1) mean and std tensors of a modality card."""
+    mean = torch.tensor(card.mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(card.std, dtype=torch.float32).view(1, -1, 1, 1)
+    return mean, std
+
+
+def normalise_batch(x: torch.Tensor, card: ModalityCard) -> torch.Tensor:
+    """``(x - mean) / std`` with the card's statistics (NaN stays NaN)."""
+    mean, std = stats_tensors(card)
+    return (x - mean) / std
+
+
+def crop_batch(array: np.ndarray, origins: np.ndarray, size: int) -> torch.Tensor:
+    """(B, C, size, size) tensor of square crops of a (C, H, W) array at (row, col) origins."""
+    out = np.stack([array[:, r:r + size, c:c + size] for r, c in origins])
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+
+def crop_labels(labels: np.ndarray, origins: np.ndarray, size: int) -> torch.Tensor:
+    """(B, size, size) int64 label crops (255 = unlabelled)."""
+    out = np.stack([labels[r:r + size, c:c + size] for r, c in origins])
+    return torch.from_numpy(out.astype(np.int64))
+
+
+def patch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, count: int,
+                  centres: tuple[np.ndarray, np.ndarray] | None = None, align: int = 1,
+                  jitter: bool = True) -> np.ndarray:
+    """(count, 2) top-left corners of ``size`` patches inside ``shape``.
+
+    With ``centres`` (rows, cols of e.g. labelled pixels) each patch contains a randomly chosen
+    one at a random position (``jitter``) or at its centre, otherwise patches are uniform.
+    Origins are multiples of ``align`` (whole teacher pixels when the student's grid is finer).
+    """
+    h, w = shape
+    max_r, max_c = max(h - size, 0), max(w - size, 0)
+    if centres is not None and centres[0].size:
+        pick = rng.integers(0, centres[0].size, count)
+        if jitter:
+            r = centres[0][pick] - rng.integers(0, size, count)
+            c = centres[1][pick] - rng.integers(0, size, count)
+        else:
+            r, c = centres[0][pick] - size // 2, centres[1][pick] - size // 2
+    else:
+        r = rng.integers(0, max_r + 1, count)
+        c = rng.integers(0, max_c + 1, count)
+    r = np.clip(r, 0, max_r) // align * align
+    c = np.clip(c, 0, max_c) // align * align
+    return np.stack([r, c], axis=1)
+
+
+def labelled_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of labelled pixels."""
+    return np.nonzero(labels != UNLABELLED)
+
+
+def predict_area(model: nn.Module, inputs: Mapping[str, np.ndarray],
+                 cards: Mapping[str, ModalityCard], feedback: Feedback | None = None,
+                 with_features: bool = False) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Run ``model`` over whole (C, H, W) raw arrays, tile by tile.
+
+    Returns:
+        ``(logits (K, H, W) float32, features (D, H, W) float16 or None, valid (H, W))``.
+    """
+    feedback = feedback or Feedback()
+    first = next(iter(inputs.values()))
+    h, w = first.shape[1:]
+    tile = TilingConfig(PREDICT_TILE_PX, PREDICT_OVERLAP_PX)
+    plan = StitchPlan(w, h, tile)
+    k = model.config.n_classes
+    d = model.config.embed_dim
+    logits = np.zeros((k, h, w), dtype=np.float32)
+    features = np.zeros((d, h, w), dtype=np.float16) if with_features else None
+    valid = np.zeros((h, w), dtype=bool)
+    was_training = model.training
+    model.eval()
+    tasks = plan.tasks()
+    with torch.inference_mode():
+        for i, task in enumerate(tasks):
+            feedback.check_cancelled()
+            rs, cs = task.read.slices
+            batch = {name: normalise_batch(torch.from_numpy(
+                np.ascontiguousarray(arr[:, rs, cs], dtype=np.float32))[None], cards[name])
+                for name, arr in inputs.items()}
+            out = model(batch)
+            cr, cc = task.crop
+            ws, wc = task.write.slices
+            logits[:, ws, wc] = out.logits[0][:, cr, cc].numpy()
+            valid[ws, wc] = out.valid[0][cr, cc].numpy()
+            if features is not None:
+                features[:, ws, wc] = out.features[0][:, cr, cc].numpy().astype(np.float16)
+            feedback.progress(100.0 * (i + 1) / len(tasks))
+    model.train(was_training)
+    return logits, features, valid
+
+
+def predict_pixels(model: nn.Module, inputs: Mapping[str, np.ndarray],
+                   cards: Mapping[str, ModalityCard], rows: np.ndarray, cols: np.ndarray,
+                   size: int, batch_size: int = 256) -> np.ndarray:
+    """Predicted class at given pixels, each from a ``size`` patch centred on it.
+
+    Exact (same as a whole-area prediction) when ``size >= 2 * receptive radius + 1``; far
+    cheaper than predicting the whole area when the pixels are sparse validation labels.
+    """
+    first = next(iter(inputs.values()))
+    h, w = first.shape[1:]
+    size = min(size, h, w)
+    r0 = np.clip(rows - size // 2, 0, h - size)
+    c0 = np.clip(cols - size // 2, 0, w - size)
+    out = np.zeros(rows.size, dtype=np.int64)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for i in range(0, rows.size, batch_size):
+            origins = np.stack([r0[i:i + batch_size], c0[i:i + batch_size]], axis=1)
+            batch = {n: normalise_batch(crop_batch(a, origins, size), cards[n]) for n, a in inputs.items()}
+            logits = model(batch).logits
+            rr = torch.from_numpy(rows[i:i + batch_size] - origins[:, 0])
+            cc = torch.from_numpy(cols[i:i + batch_size] - origins[:, 1])
+            out[i:i + batch_size] = logits[torch.arange(len(origins)), :, rr, cc].argmax(dim=1).numpy()
+    model.train(was_training)
+    return out
+
+
+def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
+                     factor: int) -> torch.Tensor:
+    """Bilinear upsampling of (C, h, w) teacher-grid targets onto ``size_fine`` patches of the
+    reference grid whose origins are multiples of ``factor``.
+
+    A one-pixel replicated margin around each coarse crop makes the result identical to
+    upsampling the whole area (``align_corners=False``) and cropping.
+    """
+    import torch.nn.functional as F
+
+    t = torch.from_numpy(np.asarray(coarse, dtype=np.float32))
+    if factor == 1:
+        return torch.stack([t[:, r:r + size_fine, c:c + size_fine] for r, c in origins_fine])
+    padded = F.pad(t[None], (1, 1, 1, 1), mode="replicate")[0]
+    n = size_fine // factor
+    crops = torch.stack([padded[:, r // factor:r // factor + n + 2, c // factor:c // factor + n + 2]
+                         for r, c in origins_fine])
+    up = F.interpolate(crops, scale_factor=factor, mode="bilinear", align_corners=False)
+    return up[:, :, factor:factor + size_fine, factor:factor + size_fine]
+
+
+def upsample_area(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear upsampling of a whole (C, h, w) array to the reference grid ``shape`` (edges
+    beyond whole teacher pixels repeat the last row/column)."""
+    import torch.nn.functional as F
+
+    if factor == 1:
+        out = np.asarray(coarse, dtype=np.float32)
+    else:
+        t = torch.from_numpy(np.asarray(coarse, dtype=np.float32))[None]
+        out = F.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)[0].numpy()
+    h, w = shape
+    pad_h, pad_w = max(0, h - out.shape[1]), max(0, w - out.shape[2])
+    if pad_h or pad_w:
+        out = np.pad(out, ((0, 0), (0, pad_h), (0, pad_w)), mode="edge")
+    return out[:, :h, :w]
+
+
+def upsample_mask(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest upsampling of a (h, w) bool mask; beyond whole teacher pixels is False."""
+    big = np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)
+    out = np.zeros(shape, dtype=bool)
+    hh, ww = min(shape[0], big.shape[0]), min(shape[1], big.shape[1])
+    out[:hh, :ww] = big[:hh, :ww]
+    return out
+
+
+__all__ = [
+    "HSI", "MS", "RGB", "DEM", "seed_everything", "modality_card", "normalise_batch", "crop_batch",
+    "crop_labels", "patch_origins", "labelled_pixels", "predict_area", "upsample_targets",
+    "upsample_area", "upsample_mask",
+]

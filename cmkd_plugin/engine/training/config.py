@@ -1,0 +1,154 @@
+"""Training configurations (torch-free): one frozen dataclass per stage, units in field names.
+
+An *epoch* is a fixed number of random patches (``patches_per_epoch``), not a pass over the
+image: labels are sparse points, so whole-image epochs would mostly compute on unlabelled
+pixels, and a fixed patch count makes ``EPOCHS`` mean the same amount of work on any scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import InputError
+
+# Sentinel-2-like bands of the simulated multispectral step of the progressive chain
+# (centre nm, FWHM nm): B2, B3, B4, B5, B7, B8A, B11, B12.
+MULTISPECTRAL_BANDS_NM: tuple[tuple[float, float], ...] = (
+    (490.0, 65.0), (560.0, 35.0), (665.0, 30.0), (705.0, 15.0),
+    (783.0, 20.0), (865.0, 20.0), (1610.0, 90.0), (2190.0, 180.0),
+)
+
+
+def _positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise InputError(f"{name} must be greater than 0 (got {value}).")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How training data is assembled from the rasters and labels.
+
+    Attributes:
+        label_field: attribute of the label layer holding the class name.
+        validation_fraction: share of the labelled pixels held out (whole blocks) for validation.
+        block_size_px: side of a spatial validation block, in reference (RGB) pixels.
+        buffer_px: training labels within this distance (teacher-grid pixels) of a validation
+            block are dropped, so no training pixel sees a validation pixel through the
+            convolutions.
+        seed: seed of the block split.
+    """
+
+    label_field: str = "mineral"
+    validation_fraction: float = 0.25
+    block_size_px: int = 64
+    buffer_px: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.validation_fraction <= 0.9:
+            raise InputError(
+                f"Validation fraction must be between 0 and 0.9 (got {self.validation_fraction})."
+            )
+        if self.block_size_px < 1:
+            raise InputError(f"Block size must be at least 1 pixel (got {self.block_size_px}).")
+        if self.buffer_px < 0:
+            raise InputError(f"Buffer must be >= 0 pixels (got {self.buffer_px}).")
+
+
+@dataclass(frozen=True)
+class TeacherTrainConfig:
+    """Teacher training (on the teacher grid, usually the HSI resolution).
+
+    Attributes:
+        epochs: maximum epochs.
+        patches_per_epoch: random patches per epoch (centred on training labels).
+        batch_size: patches per optimiser step.
+        patch_size_px: patch side in teacher-grid pixels, centred on a training label; at
+            least the receptive field (2 x encoder depth + 1) so the label sees real context.
+        learning_rate: AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        modality_dropout: probability of hiding a modality for a sample (robustness to a
+            missing input at inference).
+        patience_epochs: early stopping: epochs without validation improvement.
+        augment: apply the modality-specific augmentations.
+        encoder_width: channels of each modality encoder.
+        seed: seed of weights, sampling and augmentation.
+    """
+
+    epochs: int = 30
+    patches_per_epoch: int = 64
+    batch_size: int = 32
+    patch_size_px: int = 7
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    modality_dropout: float = 0.15
+    patience_epochs: int = 8
+    augment: bool = True
+    encoder_width: int = 32
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "patches_per_epoch", "batch_size", "patch_size_px"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be at least 1 "
+                                 f"(got {getattr(self, name)}).")
+        _positive("Learning rate", self.learning_rate)
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise InputError(f"Modality dropout must be in [0, 1) (got {self.modality_dropout}).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Distillation of a student (and the RGB-only baseline trained with the same budget).
+
+    Attributes:
+        epochs: epochs (each ``patches_per_epoch`` patches).
+        patches_per_epoch: random patches per epoch over the transfer set.
+        batch_size: patches per step.
+        patch_size_px: patch side in student-grid pixels (rounded to whole teacher pixels).
+        learning_rate: AdamW learning rate.
+        temperature_start: distillation temperature of the first epoch.
+        temperature_end: distillation temperature of the last epoch.
+        feature_weight: weight of the feature-alignment term (1 - cosine).
+        ce_weight: weight of the cross-entropy on labels (0 or no labels: pure distillation).
+        class_balanced: weigh pixels by the rarity of the teacher's class.
+        progressive: distil HSI -> simulated multispectral -> RGB via an intermediate student.
+        augment: colour jitter on the student's RGB.
+        encoder_width: student conv channels.
+        encoder_depth: student 3x3 conv layers.
+        seed: seed of weights, sampling and augmentation.
+    """
+
+    epochs: int = 30
+    patches_per_epoch: int = 64
+    batch_size: int = 8
+    patch_size_px: int = 64
+    learning_rate: float = 3e-3
+    temperature_start: float = 4.0
+    temperature_end: float = 1.0
+    feature_weight: float = 0.5
+    ce_weight: float = 0.5
+    class_balanced: bool = True
+    progressive: bool = False
+    augment: bool = True
+    encoder_width: int = 32
+    encoder_depth: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "patches_per_epoch", "batch_size", "patch_size_px"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be at least 1 "
+                                 f"(got {getattr(self, name)}).")
+        _positive("Start temperature", self.temperature_start)
+        _positive("End temperature", self.temperature_end)
+        _positive("Learning rate", self.learning_rate)
+        if self.feature_weight < 0 or self.ce_weight < 0:
+            raise InputError("Feature weight and cross-entropy weight must be >= 0.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

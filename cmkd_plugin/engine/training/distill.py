@@ -1,0 +1,222 @@
+"""Cross-modal distillation of a small student from the teacher (or a chain of them).
+
+Transfer set: every reference-grid pixel where the teacher's inputs exist (its valid mask),
+labelled or not. Loss per step (:func:`~..models.losses.distillation_loss`):
+``T^2 KL(teacher || student at T) + feature_weight (1 - cos(student, teacher features))
++ ce_weight CE(labels)``, T annealed per step from ``temperature_start`` to ``temperature_end``,
+optionally weighted by the rarity of the teacher's class.
+
+The student trains at its native resolution; the teacher's logits and fused features, computed
+once on the teacher grid, are bilinearly upsampled onto each student patch
+(:func:`~.common.upsample_targets`). Progressive chain: HSI -> simulated multispectral
+(8 Sentinel-2-like bands made from the HSI with Gaussian spectral response functions) -> RGB,
+the multispectral student serving as the intermediate teacher.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..feedback import Feedback
+from ..geo.labels import UNLABELLED
+from ..geo.spectral import SpectralBands, SpectralMatchConfig, SpectralResampler
+from ..models.card import ModalityCard
+from ..models.losses import class_balanced_weights, distillation_loss
+from ..models.schedule import temperature_at
+from ..models.student import Student, make_student
+from .augment import AUGMENTERS
+from .common import (crop_batch, crop_labels, labelled_pixels, normalise_batch, patch_origins,
+                     predict_area, seed_everything, upsample_mask, upsample_targets)
+from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
+from .metrics import evaluate
+
+
+@dataclass
+class Targets:
+    """What the (intermediate) teacher says about every pixel of its grid.
+
+    Attributes:
+        logits: (K, h, w) float32.
+        features: (D, h, w) float16 fused features.
+        valid: (h, w) pixels where the teacher's inputs exist (the transfer set).
+    """
+
+    logits: np.ndarray
+    features: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass
+class StudentResult:
+    """A distilled (or baseline) student, its history and the epoch kept."""
+
+    model: Student
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+
+
+def compute_targets(model: torch.nn.Module, inputs: Mapping[str, np.ndarray],
+                    cards: Mapping[str, ModalityCard], feedback: Feedback | None = None) -> Targets:
+    """Run a teacher once over its whole grid (logits, features, validity)."""
+    logits, features, valid = predict_area(model, inputs, cards, feedback, with_features=True)
+    assert features is not None
+    return Targets(logits, features, valid)
+
+
+def multispectral_bands() -> SpectralBands:
+    """The simulated multispectral bands of the progressive chain."""
+    return SpectralBands(tuple(c for c, _ in MULTISPECTRAL_BANDS_NM),
+                         tuple(f for _, f in MULTISPECTRAL_BANDS_NM), None, "Sentinel-2-like")
+
+
+def simulate_multispectral(hsi: np.ndarray, hsi_bands: SpectralBands) -> np.ndarray:
+    """(8, h, w) multispectral reflectance from an HSI cube by Gaussian SRFs.
+
+    Raises:
+        InputError: the HSI does not cover most of the multispectral bands.
+    """
+    resampler = SpectralResampler(hsi_bands, multispectral_bands(),
+                                  SpectralMatchConfig(min_overlap_fraction=0.75), "HSI", "HSI")
+    cube = hsi[np.asarray(resampler.band_indexes) - 1] if len(resampler.band_indexes) != hsi.shape[0] else hsi
+    return resampler(cube)
+
+
+def _eval_every(epochs: int) -> int:
+    return max(1, epochs // 10)
+
+
+def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard],
+            val_labels: np.ndarray | None, class_names: tuple[str, ...]) -> float | None:
+    if val_labels is None or not (val_labels != UNLABELLED).any():
+        return None
+    logits, _, valid = predict_area(model, inputs, cards)
+    m = evaluate(val_labels, logits.argmax(axis=0), class_names, valid)
+    return (m["oa"] or 0.0) + 1e-3 * (m["macro_f1"] or 0.0)
+
+
+def distil(
+    inputs: Mapping[str, np.ndarray],
+    cards: Mapping[str, ModalityCard],
+    valid: np.ndarray,
+    targets: Targets,
+    factor: int,
+    class_names: tuple[str, ...],
+    config: DistillConfig,
+    labels: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
+    feedback: Feedback | None = None,
+    label: str = "Student",
+) -> StudentResult:
+    """Distil a student on ``inputs`` from ``targets``.
+
+    Args:
+        inputs: raw (C, H, W) arrays of the student's modalities on its grid.
+        cards: their modality cards (normalisation).
+        valid: (H, W) pixels where the student's inputs exist.
+        targets: the teacher's outputs on a grid ``factor`` times coarser (same origin).
+        factor: student pixels per teacher pixel along each axis.
+        class_names: classes.
+        config: distillation parameters.
+        labels: (H, W) training labels for the optional cross-entropy (255 unlabelled).
+        val_labels: (H, W) validation labels to keep the best epoch (None: keep the last).
+        feedback: progress, messages, cancel (checked once per batch).
+        label: name used in messages.
+    """
+    feedback = feedback or Feedback()
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed + 1)
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    k, h_t, w_t = targets.logits.shape
+    shape = (h_t * factor, w_t * factor)
+    size = max(factor, min(config.patch_size_px, shape[0], shape[1]) // factor * factor)
+    model = make_student(len(class_names), {n: a.shape[0] for n, a in inputs.items()},
+                         encoder_width=config.encoder_width, encoder_depth=config.encoder_depth,
+                         embed_dim=targets.features.shape[0])
+    transfer = valid[: shape[0], : shape[1]] & upsample_mask(targets.valid, factor, shape)
+    if not transfer.any():
+        raise InputError("The teacher's inputs and the student's inputs share no valid pixel; "
+                         "check that the rasters cover the same area.")
+    pixel_weights = None
+    if config.class_balanced:
+        arg = targets.logits.argmax(axis=0)[targets.valid]
+        pixel_weights = class_balanced_weights(np.bincount(arg, minlength=k), beta=0.5,
+                                               method="inverse_power")
+    use_ce = labels is not None and config.ce_weight > 0 and (labels != UNLABELLED).any()
+    ce_weights = None
+    centres = None
+    if use_ce:
+        assert labels is not None
+        counts = np.bincount(labels[labels != UNLABELLED], minlength=k)
+        ce_weights = class_balanced_weights(counts, beta=0.5, method="inverse_power")
+        centres = labelled_pixels(labels[: shape[0], : shape[1]])
+    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    steps_per_epoch = max(1, math.ceil(config.patches_per_epoch / config.batch_size))
+    total = steps_per_epoch * config.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate,
+                                                total_steps=total, pct_start=0.15)
+    history: list[dict[str, float]] = []
+    best_state, best_score, best_epoch = None, -1.0, config.epochs
+    step = 0
+    for epoch in range(config.epochs):
+        model.train()
+        sums = {"total": 0.0, "kd": 0.0, "feature": 0.0, "ce": 0.0}
+        for _ in range(steps_per_epoch):
+            feedback.check_cancelled()
+            n_lab = config.batch_size // 2 if use_ce else 0
+            origins = patch_origins(rng, shape, size, config.batch_size - n_lab, None, factor)
+            if n_lab:
+                origins = np.concatenate([origins, patch_origins(rng, shape, size, n_lab, centres, factor)])
+            batch = {}
+            for name, arr in inputs.items():
+                x = crop_batch(arr, origins, size)
+                if config.augment:
+                    x = AUGMENTERS[name](x, gen)
+                batch[name] = normalise_batch(x, cards[name])
+            t_logits = upsample_targets(targets.logits, origins, size, factor)
+            t_feats = upsample_targets(targets.features, origins, size, factor)
+            mask = torch.from_numpy(np.stack([transfer[r:r + size, c:c + size] for r, c in origins]))
+            out = model(batch)
+            temperature = temperature_at(
+                (config.epochs - 1) * step / max(total - 1, 1), config.epochs,
+                config.temperature_start, config.temperature_end)
+            loss = distillation_loss(
+                out.logits, t_logits, out.features, t_feats, mask & out.valid, temperature,
+                config.feature_weight,
+                labels=crop_labels(labels, origins, size) if use_ce else None,
+                ce_weight=config.ce_weight if use_ce else 0.0,
+                ce_class_weights=ce_weights, pixel_class_weights=pixel_weights)
+            opt.zero_grad()
+            loss["total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            for key in sums:
+                sums[key] += float(loss[key]) / steps_per_epoch
+            feedback.progress(100.0 * step / total)
+        record = {"epoch": epoch + 1, "temperature": temperature, **sums}
+        if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:
+            score = _select(model, inputs, cards, val_labels, class_names)
+            if score is not None:
+                record["val_score"] = score
+                if score > best_score:
+                    best_state, best_score, best_epoch = copy.deepcopy(model.state_dict()), score, epoch + 1
+        history.append(record)
+        feedback.info(f"{label} epoch {epoch + 1}/{config.epochs}: loss {sums['total']:.4f} "
+                      f"(kd {sums['kd']:.4f}, feature {sums['feature']:.4f}, ce {sums['ce']:.4f}), "
+                      f"T {temperature:.2f}")
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return StudentResult(model, history, best_epoch)
+
+
+__all__ = ["Targets", "StudentResult", "compute_targets", "distil", "multispectral_bands",
+           "simulate_multispectral"]

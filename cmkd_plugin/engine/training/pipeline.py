@@ -1,0 +1,282 @@
+"""The two user-facing workflows, shared by the engine commands and the scripts:
+:func:`run_teacher_training` (``trainteacher``) and :func:`run_distillation` (``distillstudent``).
+
+Both check their outputs before any work, report progress in sub-ranges, check for cancellation
+once per batch and write the model file, the HTML report and its JSON twin together through
+:class:`~..atomic.AtomicOutputs`, so a failed or cancelled run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..atomic import AtomicOutputs, check_writable
+from ..errors import InputError
+from ..feedback import Feedback
+from ..geo.labels import UNLABELLED
+from ..geo.spectral import SpectralBands
+from ..models.card import ClassCard, ModalityCard, ModelCard, Provenance
+from ..models.modelfile import load_model, save_model
+from .baseline import train_baseline
+from .common import modality_card, predict_area, upsample_area
+from .config import DataConfig, DistillConfig, TeacherTrainConfig
+from .data import SceneData, load_scene, read_class_table
+from .distill import compute_targets, distil, multispectral_bands, simulate_multispectral
+from .metrics import evaluate
+from .report import build_report, json_twin, model_cost, write_report
+from .teacher import train_teacher
+
+TEACHER_TILE_PX = 128
+TEACHER_OVERLAP_PX = 8
+STUDENT_TILE_PX = 256
+STUDENT_OVERLAP_PX = 16
+EVALUATION_TEXT = ("Metrics on the validation blocks of the labels (spatial blocks held out from "
+                   "training), on the RGB grid; the teacher's predictions are upsampled from its grid.")
+
+
+@dataclass
+class TeacherRun:
+    """Everything a teacher training produced (the command returns only ``outputs``)."""
+
+    model: Any
+    card: ModelCard
+    scene: SceneData
+    report: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StudentRun:
+    """Everything a distillation produced."""
+
+    student: Any
+    card: ModelCard
+    baseline: Any | None
+    intermediate: Any | None
+    report: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    model_p = check_writable(model_path)
+    report_p = check_writable(report_path)
+    if report_p.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"Report '{report_p}' must end in .html (a .json twin is written beside it).")
+    if model_p.resolve() == report_p.resolve():
+        raise InputError("The model file and the report must be different files.")
+    return model_p, report_p, check_writable(json_twin(report_p))
+
+
+def _reference_metrics(logits_coarse: np.ndarray, scene: SceneData, labels: np.ndarray,
+                       valid: np.ndarray) -> dict[str, Any]:
+    up = upsample_area(logits_coarse, scene.factor, scene.grid.shape)
+    return evaluate(labels, up.argmax(axis=0), scene.class_names, valid)
+
+
+def _classes(scene: SceneData) -> tuple[ClassCard, ...]:
+    return tuple(ClassCard(n, c) for n, c in zip(scene.class_names, scene.colours))
+
+
+def _save(model: Any, card: ModelCard, report: dict[str, Any], paths: tuple[Path, Path, Path]) -> None:
+    with AtomicOutputs() as outs:
+        tmp_model = outs.add(paths[0])
+        tmp_html = outs.add(paths[1])
+        tmp_json = outs.add(paths[2])
+        save_model(tmp_model, model, card)
+        write_report(report, tmp_html, tmp_json)
+
+
+def run_teacher_training(
+    rgb: str, hsi: str | None, dem: str | None, labels: str, output_model: str, output_report: str,
+    data: DataConfig = DataConfig(), train: TeacherTrainConfig = TeacherTrainConfig(),
+    class_table: str | None = None, feedback: Feedback | None = None,
+) -> TeacherRun:
+    """Train a teacher from rasters and labels; write the model file and the report.
+
+    Returns:
+        The run; ``run.outputs`` is the command's outputs dict (``OUTPUT_MODEL``,
+        ``OUTPUT_REPORT``, ``TEACHER_OA``, ``TEACHER_KAPPA``, ``TEACHER_MACRO_F1``...).
+    """
+    feedback = feedback or Feedback()
+    paths = _prepare_outputs(output_model, output_report)
+    table = read_class_table(class_table) if class_table else None
+    scene = load_scene(rgb, hsi, dem, labels, data, table, feedback=feedback.step(0, 10))
+    result = train_teacher(scene, train, feedback.step(10, 92))
+    inputs = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
+    logits, _, _ = predict_area(result.model, inputs, result.cards)
+    val = scene.val_labels(coarse=False)
+    if not (val != UNLABELLED).any():
+        val = scene.train_labels(coarse=False)
+    metrics = {"teacher": _reference_metrics(logits, scene, val, scene.valid)}
+    feedback.progress(95)
+    cost = {"teacher": model_cost(result.model, {k: v.shape[0] for k, v in inputs.items()})}
+    training = {"teacher": train.to_dict(), "data": {
+        "label_field": data.label_field, "validation_fraction": data.validation_fraction,
+        "block_size_px": data.block_size_px, "buffer_px": data.buffer_px, "seed": data.seed},
+        "grid_factor": scene.factor, "best_epoch": result.best_epoch,
+        "class_weights": result.class_weights, "history": result.history,
+        "split": scene.split.to_dict() if scene.split else {}}
+    if table is not None:
+        training["class_table"] = {k: list(v) for k, v in table.extra.items()}
+    headline = {"teacher_oa": metrics["teacher"]["oa"], "teacher_kappa": metrics["teacher"]["kappa"],
+                "teacher_macro_f1": metrics["teacher"]["macro_f1"],
+                "validation_pixels": metrics["teacher"]["pixels"]}
+    card = ModelCard(
+        kind="teacher", architecture=result.model.config,
+        modalities=tuple(result.cards[m] for m in result.model.config.modality_names),
+        classes=_classes(scene), tile_size_px=TEACHER_TILE_PX, tile_overlap_px=TEACHER_OVERLAP_PX,
+        provenance=Provenance.now(scene.sources), pixel_size_m=float(min(scene.teacher_grid.res)),
+        training=training, metrics=headline)
+    report = build_report("CMKD Survey teacher training", scene.class_names, metrics, cost,
+                          EVALUATION_TEXT, inputs=scene.sources, training=training)
+    _save(result.model, card, report, paths)
+    feedback.progress(100)
+    outputs = {"OUTPUT_MODEL": str(paths[0]), "OUTPUT_REPORT": str(paths[1]),
+               "OUTPUT_REPORT_JSON": str(paths[2]),
+               "TEACHER_OA": metrics["teacher"]["oa"], "TEACHER_KAPPA": metrics["teacher"]["kappa"],
+               "TEACHER_MACRO_F1": metrics["teacher"]["macro_f1"],
+               "VALIDATION_PIXELS": metrics["teacher"]["pixels"], "BEST_EPOCH": result.best_epoch}
+    return TeacherRun(result.model, card, scene, report, outputs)
+
+
+def _teacher_data_config(card: ModelCard, label_field: str) -> DataConfig:
+    """The teacher's own split settings, so its validation blocks stay unseen by the student."""
+    d = card.training.get("data", {}) if isinstance(card.training, dict) else {}
+    try:
+        return DataConfig(label_field=label_field,
+                          validation_fraction=float(d.get("validation_fraction", 0.25)),
+                          block_size_px=int(d.get("block_size_px", 64)),
+                          buffer_px=int(d.get("buffer_px", 2)), seed=int(d.get("seed", 0)))
+    except (TypeError, ValueError):
+        return DataConfig(label_field=label_field)
+
+
+def run_distillation(
+    teacher: str, rgb: str, hsi: str | None, dem: str | None, labels: str | None,
+    output_model: str, output_report: str, config: DistillConfig = DistillConfig(),
+    label_field: str = "mineral", feedback: Feedback | None = None,
+) -> StudentRun:
+    """Distil an RGB student from a teacher model file; train the RGB-only baseline when labels
+    are given; write the student model file and the comparison report.
+
+    Returns:
+        The run; ``run.outputs`` holds ``OUTPUT_MODEL``, ``OUTPUT_REPORT``, ``TEACHER_OA``,
+        ``STUDENT_OA``, ``BASELINE_OA``, ``RETENTION``, ``GAIN`` (None when not measurable).
+    """
+    feedback = feedback or Feedback()
+    paths = _prepare_outputs(output_model, output_report)
+    t_model, t_card = load_model(teacher, expect_kind="teacher")
+    t_cards = {m.name: m for m in t_card.modalities}
+    if "hsi" in t_cards and hsi is None:
+        feedback.warning("No HSI given: the teacher predicts from its other inputs only, which "
+                         "makes a weaker teacher.")
+    if config.progressive and hsi is None:
+        raise InputError("The progressive chain makes multispectral bands from the HSI; give an HSI "
+                         "or turn progressive off.")
+    hsi_target = None
+    if "hsi" in t_cards:
+        hc = t_cards["hsi"]
+        hsi_target = SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "teacher model card")
+    else:
+        hsi = None if not config.progressive else hsi
+    if "dem" not in t_cards and dem is not None:
+        feedback.warning("The teacher was trained without a DEM; the DEM is ignored.")
+        dem = None
+    data = _teacher_data_config(t_card, label_field)
+    scene = load_scene(rgb, hsi, dem, labels, data, class_names=t_card.class_names,
+                       hsi_target=hsi_target, feedback=feedback.step(0, 8))
+    t_inputs = {k: np.where(scene.valid_coarse[None], v, np.nan)
+                for k, v in scene.teacher_inputs().items() if k in t_cards}
+    targets = compute_targets(t_model, t_inputs, t_cards, feedback.step(8, 12))
+    student_cards = {"rgb": modality_card("rgb", scene.rgb, scene.valid)}
+    rgb_in = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
+    train_lab = scene.train_labels(coarse=False) if scene.labels is not None else None
+    val_lab = scene.val_labels(coarse=False) if scene.labels is not None else None
+    intermediate = None
+    inter_metrics = None
+    chain_targets = targets
+    budget_end = 70 if train_lab is not None else 95
+    if config.progressive:
+        assert scene.hsi is not None and scene.hsi_bands is not None
+        ms = simulate_multispectral(scene.hsi, scene.hsi_bands)
+        ms_valid = scene.valid_coarse & np.isfinite(ms).all(axis=0)
+        ms_bands = multispectral_bands()
+        ms_card = modality_card("ms", ms, ms_valid, ms_bands.wavelengths_nm, ms_bands.fwhm_nm)
+        ms_cfg = replace(config, patch_size_px=max(8, config.patch_size_px // scene.factor))
+        inter = distil({"ms": np.where(ms_valid[None], ms, np.nan)}, {"ms": ms_card}, ms_valid,
+                       targets, 1, scene.class_names, ms_cfg,
+                       scene.train_labels(coarse=True) if scene.labels is not None else None,
+                       scene.val_labels(coarse=True) if scene.labels is not None else None,
+                       feedback.step(12, 35), "Multispectral student")
+        intermediate = inter.model
+        chain_targets = compute_targets(intermediate, {"ms": np.where(ms_valid[None], ms, np.nan)},
+                                        {"ms": ms_card})
+        if val_lab is not None:
+            inter_metrics = _reference_metrics(chain_targets.logits, scene, val_lab, scene.valid)
+        student_fb = feedback.step(35, budget_end)
+    else:
+        student_fb = feedback.step(12, budget_end)
+    student = distil(rgb_in, student_cards, scene.valid, chain_targets, scene.factor,
+                     scene.class_names, config, train_lab, val_lab, student_fb, "Student")
+    baseline = None
+    if train_lab is not None:
+        baseline = train_baseline(rgb_in, student_cards, train_lab, scene.class_names, config,
+                                  val_lab, embed_dim=targets.features.shape[0],
+                                  feedback=feedback.step(70, 95))
+    s_logits, _, s_valid = predict_area(student.model, rgb_in, student_cards)
+    metrics: dict[str, Any] = {}
+    if val_lab is not None:
+        if not (val_lab != UNLABELLED).any():
+            val_lab = train_lab
+        assert val_lab is not None
+        evaluation = EVALUATION_TEXT
+        metrics["teacher"] = _reference_metrics(targets.logits, scene, val_lab, scene.valid)
+        if inter_metrics is not None:
+            metrics["intermediate"] = inter_metrics
+        metrics["student"] = evaluate(val_lab, s_logits.argmax(axis=0), scene.class_names, s_valid)
+        assert baseline is not None
+        b_logits, _, b_valid = predict_area(baseline.model, rgb_in, student_cards)
+        metrics["baseline"] = evaluate(val_lab, b_logits.argmax(axis=0), scene.class_names, b_valid)
+    else:
+        # Without labels the only reference is the teacher itself: agreement over the transfer set.
+        evaluation = ("No labels given: the student is scored by its agreement with the teacher's "
+                      "classes over every valid pixel; no baseline can be trained.")
+        t_up = upsample_area(targets.logits, scene.factor, scene.grid.shape).argmax(axis=0).astype(np.uint8)
+        t_up[~scene.valid] = UNLABELLED
+        metrics["student"] = evaluate(t_up, s_logits.argmax(axis=0), scene.class_names, s_valid)
+    feedback.progress(96)
+    cost = {"teacher": model_cost(t_model, {k: v.shape[0] for k, v in t_inputs.items()}),
+            "student": model_cost(student.model, {"rgb": 3}, STUDENT_TILE_PX)}
+    if baseline is not None:
+        cost["baseline"] = model_cost(baseline.model, {"rgb": 3}, STUDENT_TILE_PX)
+    if intermediate is not None:
+        cost["intermediate"] = model_cost(intermediate, {"ms": 8})
+    training = {"distill": config.to_dict(), "teacher_file": os.path.basename(str(teacher)),
+                "teacher_created_utc": t_card.provenance.created_utc, "grid_factor": scene.factor,
+                "best_epoch": student.best_epoch, "history": student.history,
+                "baseline_best_epoch": baseline.best_epoch if baseline else None}
+    report = build_report("CMKD Survey distillation: teacher, student and RGB-only baseline",
+                          scene.class_names, metrics, cost, evaluation, inputs=scene.sources,
+                          training=training)
+    h = report["headline"]
+    card = ModelCard(
+        kind="student", architecture=student.model.config, modalities=(student_cards["rgb"],),
+        classes=t_card.classes, tile_size_px=STUDENT_TILE_PX, tile_overlap_px=STUDENT_OVERLAP_PX,
+        provenance=Provenance.now({**scene.sources, "teacher": os.path.basename(str(teacher))}),
+        pixel_size_m=float(min(scene.grid.res)), training=training,
+        metrics={k: v for k, v in h.items() if v is not None})
+    _save(student.model, card, report, paths)
+    feedback.progress(100)
+    outputs = {"OUTPUT_MODEL": str(paths[0]), "OUTPUT_REPORT": str(paths[1]),
+               "OUTPUT_REPORT_JSON": str(paths[2]),
+               "TEACHER_OA": h["teacher_oa"], "STUDENT_OA": h["student_oa"],
+               "BASELINE_OA": h["baseline_oa"], "RETENTION": h["retention"], "GAIN": h["gain"],
+               "STUDENT_KAPPA": metrics["student"]["kappa"],
+               "STUDENT_MACRO_F1": metrics["student"]["macro_f1"]}
+    return StudentRun(student.model, card, baseline.model if baseline else None, intermediate,
+                      report, outputs)
