@@ -10,5 +10,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "cmkd_plugin.engine.commands.simulate",
     "classify": "cmkd_plugin.engine.commands.classify",
     "evaluate": "cmkd_plugin.engine.commands.evaluate",
+    "trainteacher": "cmkd_plugin.engine.commands.trainteacher",
+    "distillstudent": "cmkd_plugin.engine.commands.distillstudent",
     "carbonation": "cmkd_plugin.engine.commands.carbonation",
 }
