@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
+    QgsProcessingContext,
+    QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingParameterDefinition,
 )
@@ -14,6 +18,9 @@ from qgis.PyQt.QtGui import QIcon
 
 from . import runner
 from .provider import icon_path
+
+#: Vector inputs that hold labels or sites: points or polygons.
+POINT_OR_POLYGON = [QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorPolygon]
 
 #: Group id -> English group name (translated when shown). One place for the toolbox layout.
 GROUPS = {
@@ -73,6 +80,52 @@ class CmkdAlgorithm(QgsProcessingAlgorithm):
         """Add a parameter shown under 'Advanced Parameters' in the dialog."""
         parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(parameter)
+
+    def add_modality_inputs(self, hsi_optional: bool, dem_optional: bool) -> None:
+        """The RGB / HSI / DEM raster inputs shared by training and classification."""
+        from qgis.core import QgsProcessingParameterRasterLayer
+
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "RGB", self.tr("RGB image (3 bands)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "HSI", self.tr("Hyperspectral image (HSI, with band wavelengths)"),
+            optional=hsi_optional))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            "DEM", self.tr("Elevation model (DEM, metres)"), optional=dem_optional))
+
+    def modality_args(self, parameters, context: QgsProcessingContext) -> list[str]:
+        """``--rgb P [--hsi P] [--dem P]`` from the modality inputs."""
+        args: list[str] = []
+        for key in ("RGB", "HSI", "DEM"):
+            path = self.raster_path(parameters, key, context)
+            if path:
+                args += ["--" + key.lower(), path]
+        return args
+
+    def raster_path(self, parameters, key: str, context: QgsProcessingContext) -> str | None:
+        """File path of a raster layer parameter (``None`` when an optional one is empty)."""
+        layer = self.parameterAsRasterLayer(parameters, key, context)
+        if layer is None:
+            return None
+        source = layer.source()
+        if layer.providerType() != "gdal" or not Path(source.split("|")[0]).exists():
+            raise QgsProcessingException(
+                self.tr("{} must be a raster file on disk (got '{}'); save it as GeoTIFF first.")
+                .format(key, source)
+            )
+        return source
+
+    def vector_source(self, parameters, key: str, context: QgsProcessingContext,
+                      feedback) -> str | None:
+        """A vector parameter as ``file`` or ``file|layername=x`` the engine can read; memory
+        layers and selections are exported to a temporary GeoPackage first."""
+        if not parameters.get(key):
+            return None
+        path, layer_name = self.parameterAsCompatibleSourceLayerPathAndLayerName(
+            parameters, key, context, ["gpkg", "shp", "geojson"], "gpkg", feedback)
+        if not path:
+            return None
+        return f"{path}|layername={layer_name}" if layer_name else path
 
     # --- engine -------------------------------------------------------------------------
     def canExecute(self) -> tuple[bool, str]:  # noqa: N802 - QGIS API

@@ -2,8 +2,16 @@
 
 from .enginecheck import EngineCheckAlgorithm
 from .simulatesurvey import SimulateSurveyAlgorithm
+from .carbonation import CarbonationAlgorithm
+from .mapping import ClassifyAlgorithm, EvaluateAlgorithm
+from .training import DistillStudentAlgorithm, TrainTeacherAlgorithm
 
 ALGORITHMS = [
     EngineCheckAlgorithm,
     SimulateSurveyAlgorithm,
+    TrainTeacherAlgorithm,
+    DistillStudentAlgorithm,
+    ClassifyAlgorithm,
+    EvaluateAlgorithm,
+    CarbonationAlgorithm,
 ]

@@ -1,0 +1,173 @@
+"""``cmkd:trainteacher`` and ``cmkd:distillstudent`` — the two training steps."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+)
+
+from ..base import POINT_OR_POLYGON, CmkdAlgorithm
+
+MODEL_FILTER = "CMKD model files (*.cmkd)"
+REPORT_FILTER = "HTML files (*.html)"
+
+
+class _TrainingAlgorithm(CmkdAlgorithm):
+    """Labels, epochs, seed and the model + report outputs shared by both training steps."""
+
+    GROUP = "training"
+    LABELS = "LABELS"
+    LABEL_FIELD = "LABEL_FIELD"
+    EPOCHS = "EPOCHS"
+    SEED = "SEED"
+    OUTPUT_MODEL = "OUTPUT_MODEL"
+    OUTPUT_REPORT = "OUTPUT_REPORT"
+    #: Headline numbers the engine returns, shown as algorithm outputs.
+    METRICS: dict[str, str] = {}
+
+    def add_labels(self, optional: bool) -> None:
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.LABELS, self.tr("Labelled points or polygons"), POINT_OR_POLYGON,
+            optional=optional))
+        self.addParameter(QgsProcessingParameterField(
+            self.LABEL_FIELD, self.tr("Class field"), defaultValue="mineral",
+            parentLayerParameterName=self.LABELS, optional=optional))
+
+    def add_common_tail(self, default_epochs: int) -> None:
+        self.addParameter(QgsProcessingParameterNumber(
+            self.EPOCHS, self.tr("Epochs"), QgsProcessingParameterNumber.Integer,
+            defaultValue=default_epochs, minValue=1, maxValue=10000))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer,
+            defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_MODEL, self.tr("Model file"), self.tr(MODEL_FILTER)))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_REPORT, self.tr("Training report"), self.tr(REPORT_FILTER)))
+        for key, label in self.METRICS.items():
+            self.addOutput(QgsProcessingOutputNumber(key, self.tr(label)))
+
+    def label_args(self, parameters, context, feedback) -> list[str]:
+        labels = self.vector_source(parameters, self.LABELS, context, feedback)
+        if not labels:
+            return []
+        field = self.parameterAsString(parameters, self.LABEL_FIELD, context) or "mineral"
+        return ["--labels", labels, "--label-field", field]
+
+    def run_training(self, command: str, args: list[str], parameters, context, feedback):
+        model = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        args = args + [
+            "--epochs", str(self.parameterAsInt(parameters, self.EPOCHS, context)),
+            "--seed", str(self.parameterAsInt(parameters, self.SEED, context)),
+            "--output-model", model, "--output-report", report,
+        ]
+        result = self.run_engine(command, args, feedback, outputs=[model, report])
+        outputs = {self.OUTPUT_MODEL: model, self.OUTPUT_REPORT: report}
+        for key in self.METRICS:
+            if result.get(key) is not None:
+                outputs[key] = float(result[key])
+        return outputs
+
+
+class TrainTeacherAlgorithm(_TrainingAlgorithm):
+    NAME = "trainteacher"
+    DISPLAY_NAME = "Train teacher (RGB + HSI + DEM)"
+    HELP = (
+        "Trains the multi-modal teacher: one encoder per input (RGB, hyperspectral, DEM with "
+        "derived slope and hillshade) projected into a shared 256-dimensional space, 8-head "
+        "cross-modal attention at every pixel, and a classifier. Inputs may have any CRS, "
+        "resolution and extent: they are aligned on the fly to the RGB grid. The class list "
+        "comes from the labels' class field.\n\n"
+        "Training uses class-weighted cross-entropy, modality-specific augmentation (spectral "
+        "warping and band dropout for HSI, noise and tilt for the DEM, colour jitter for RGB), "
+        "modality dropout (so the teacher tolerates a missing input) and early stopping on a "
+        "validation split made of spatial blocks (no neighbouring-pixel leakage). Nodata is "
+        "masked out of every loss.\n\n"
+        "Outputs: the model file (weights and model card: inputs, band wavelengths, "
+        "normalisation, classes and colours, training parameters and metrics) and an HTML "
+        "report (a JSON twin is written beside it)."
+    )
+    METRICS = {"TEACHER_OA": "Teacher overall accuracy (validation)"}
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.add_modality_inputs(hsi_optional=False, dem_optional=True)
+        self.add_labels(optional=False)
+        self.add_common_tail(default_epochs=30)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        args = self.modality_args(parameters, context) + self.label_args(parameters, context,
+                                                                         feedback)
+        return self.run_training("trainteacher", args, parameters, context, feedback)
+
+
+class DistillStudentAlgorithm(_TrainingAlgorithm):
+    NAME = "distillstudent"
+    DISPLAY_NAME = "Distil RGB student"
+    HELP = (
+        "Distils a trained teacher into a small RGB-only student that maps minerals wherever "
+        "RGB imagery exists. The transfer set is every pixel where the teacher's inputs exist, "
+        "labelled or not.\n\n"
+        "Loss = T² · KL(teacher ‖ student at temperature T) + feature weight · (1 − cosine of "
+        "student and teacher features) (+ cross-entropy on labels, if given). T is annealed "
+        "from the start to the end temperature over the epochs. Class-balanced weighting makes "
+        "rare minerals weigh more. Progressive distillation goes HSI → simulated multispectral "
+        "→ RGB through an intermediate teacher.\n\n"
+        "The report compares teacher, student and an RGB-only baseline (the student trained on "
+        "the labels alone with the same budget): overall accuracy, kappa, macro-F1, per-class "
+        "F1, accuracy retention, distillation gain, parameters, FLOPs per pixel and CPU speed."
+    )
+    TEACHER = "TEACHER"
+    TEMPERATURE_START = "TEMPERATURE_START"
+    TEMPERATURE_END = "TEMPERATURE_END"
+    FEATURE_WEIGHT = "FEATURE_WEIGHT"
+    CLASS_BALANCED = "CLASS_BALANCED"
+    PROGRESSIVE = "PROGRESSIVE"
+    METRICS = {"TEACHER_OA": "Teacher overall accuracy", "STUDENT_OA": "Student overall accuracy",
+               "BASELINE_OA": "RGB-only baseline overall accuracy",
+               "RETENTION": "Accuracy retention (student / teacher)"}
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterFile(
+            self.TEACHER, self.tr("Teacher model file"), extension="cmkd"))
+        self.add_modality_inputs(hsi_optional=False, dem_optional=True)
+        self.add_labels(optional=True)
+        self.add_common_tail(default_epochs=30)
+        for key, label, default in (
+            (self.TEMPERATURE_START, "Temperature at the start", 4.0),
+            (self.TEMPERATURE_END, "Temperature at the end", 1.0),
+            (self.FEATURE_WEIGHT, "Feature alignment weight", 0.5),
+        ):
+            self.add_advanced(QgsProcessingParameterNumber(
+                key, self.tr(label), QgsProcessingParameterNumber.Double,
+                defaultValue=default, minValue=0.0))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.CLASS_BALANCED, self.tr("Class-balanced weighting (rare minerals weigh more)"),
+            defaultValue=True))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.PROGRESSIVE, self.tr("Progressive chain HSI → multispectral → RGB"),
+            defaultValue=False))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        def number(key):
+            return repr(self.parameterAsDouble(parameters, key, context))
+
+        def flag(key, name):
+            on = self.parameterAsBoolean(parameters, key, context)
+            return f"--{name}" if on else f"--no-{name}"
+
+        args = ["--teacher", self.parameterAsFile(parameters, self.TEACHER, context)]
+        args += self.modality_args(parameters, context)
+        args += self.label_args(parameters, context, feedback)
+        args += ["--temperature-start", number(self.TEMPERATURE_START),
+                 "--temperature-end", number(self.TEMPERATURE_END),
+                 "--feature-weight", number(self.FEATURE_WEIGHT),
+                 flag(self.CLASS_BALANCED, "class-balanced"),
+                 flag(self.PROGRESSIVE, "progressive")]
+        return self.run_training("distillstudent", args, parameters, context, feedback)
