@@ -238,7 +238,9 @@ def test_site_straddling_raster_edge_and_irregular_polygon_with_hole(tmp_path):
     shell = [(X0 + 21.3, Y0 - 33.1), (X0 + 187.9, Y0 - 12.6), (X0 + 240.2, Y0 - 171.7),
              (X0 + 96.6, Y0 - 288.4), (X0 + 5.5, Y0 - 140.0)]
     hole = [(X0 + 80.2, Y0 - 90.7), (X0 + 140.9, Y0 - 95.3), (X0 + 110.1, Y0 - 150.6)]
-    odd = Polygon(shell, [hole])
+    # A hole thinner than a pixel row stays a hole (interior ring) inside its row strip.
+    small_hole = [(X0 + 150.2, Y0 - 201.5), (X0 + 152.9, Y0 - 201.7), (X0 + 151.1, Y0 - 203.8)]
+    odd = Polygon(shell, [hole, small_hole])
     sites = _sites(tmp_path / "s.gpkg", [edge, odd], ["edge", "odd"])
     result, _, _ = _run(tmp_path, path, sites)
     recs = _records(result)

@@ -9,9 +9,9 @@ For a site polygon ``S`` and pixel ``j`` (area ``A_j`` in hectares, valid or not
     total_uncertainty_independent_t_co2_yr = sqrt(sum_valid (w_j A_j sd_j)^2)  (for comparison)
 
 The coverage ``w_j`` is computed in pixel space (the inverse of the raster's affine transform), so
-it is exact for projected rasters; pixels the site boundary does not touch are wholly in or out
-(pixel-centre test), pixels it touches (and their neighbours, as a margin against rasteriser
-corner cases) get the exact intersection area. Pixel areas: ``|a*e - b*d|`` times the square of the
+it is exact for projected rasters: every pixel's covered area is integrated analytically from the
+polygon's boundary segments (Green's theorem, see :func:`coverage_fractions`), no rasterisation
+or supersampling. Pixel areas: ``|a*e - b*d|`` times the square of the
 CRS's unit in metres for projected CRSs; for geographic CRSs the exact area of each row's
 latitude-longitude quadrangle on the CRS's ellipsoid.
 """
@@ -127,60 +127,148 @@ def to_pixel_space(geom: Any, transform: Any) -> Any:
     return affine_transform(geom, [inv.a, inv.b, inv.d, inv.e, inv.c, inv.f])
 
 
-def coverage_fractions(geom_px: Any, window: PixelWindow) -> np.ndarray:
+def coverage_fractions(geom_px: Any, window: PixelWindow,
+                       segments: np.ndarray | None = None) -> np.ndarray:
     """Exact fraction (0..1) of each pixel of ``window`` covered by ``geom_px`` (pixel space).
 
-    Pixels away from the boundary: 0 or 1 by the pixel-centre test; pixels the boundary touches
-    (rasterised with all-touched, then dilated by one pixel so no corner-cut pixel is missed):
-    ``area(geom ∩ box)``. The boundary is rasterised over the window plus a one-pixel margin so the
-    dilation also sees boundary crossings just outside the window.
-    """
-    from affine import Affine
-    from rasterio.features import rasterize
-    from scipy.ndimage import binary_dilation
+    By Green's theorem, with the rings oriented (exteriors counter-clockwise, holes clockwise),
+    the area of ``P ∩ {x <= X} ∩ {y <= Y}`` is ``G(X, Y) = sum over boundary segments of the
+    integral of (Y - y) dx over the segment's part with x <= X and y <= Y``. The covered area of
+    row ``r`` left of column edge ``X`` is then ``G(X, r + 1) - G(X, r)``::
 
+        sum over segment parts with y <= r, x <= X          of dx
+      + sum over segment parts with r < y <= r + 1, x <= X  of (r + 1 - y) dx
+
+    and pixel ``(r, c)`` gets the difference between the edges ``X = c + 1`` and ``X = c``.
+    Segments wholly above the row contribute 0, those wholly below only their ``dx`` left of
+    ``X`` (a running sum as rows advance), so each row handles only the few segments crossing
+    it. Exact up to floating-point rounding for every pixel; no rasterisation or sampling.
+
+    Args:
+        geom_px: polygonal geometry in pixel coordinates (x = column, y = row).
+        window: the pixels to compute.
+        segments: :func:`ring_segments` of ``geom_px`` when the caller has them already.
+    """
     h, w = window.height, window.width
     frac = np.zeros((h, w), np.float64)
     if geom_px is None or geom_px.is_empty:
         return frac
-    x0, y0 = window.col_off, window.row_off
-    inside = rasterize([(geom_px, 1)], out_shape=(h, w), transform=Affine.translation(x0, y0),
-                       all_touched=False, fill=0, dtype="uint8").astype(bool)
-    edge = rasterize([(geom_px.boundary, 1)], out_shape=(h + 2, w + 2),
-                     transform=Affine.translation(x0 - 1, y0 - 1), all_touched=True, fill=0,
-                     dtype="uint8").astype(bool)
-    edge = binary_dilation(edge, structure=np.ones((3, 3), bool))[1:-1, 1:-1]
-    frac[inside] = 1.0
-    rows, cols = np.nonzero(edge)
-    if rows.size:
-        frac[rows, cols] = _exact_fractions(geom_px, rows + y0, cols + x0, x0 - 1, x0 + w + 1)
+    minx, miny, maxx, maxy = geom_px.bounds
+    c_lo = max(window.col_off, int(math.floor(minx)))
+    c_hi = min(window.col_off + w, int(math.ceil(maxx)))
+    r_lo = max(window.row_off, int(math.floor(miny)))
+    r_hi = min(window.row_off + h, int(math.ceil(maxy)))
+    seg = ring_segments(geom_px) if segments is None else segments
+    seg = seg[seg[:, 0] != seg[:, 2]]  # vertical segments contribute nothing (dx = 0)
+    if c_hi <= c_lo or r_hi <= r_lo or seg.shape[0] == 0:
+        return frac
+    # Work relative to the covered block's corner so rounding stays ~1e-13 of a pixel.
+    seg = seg - np.array([c_lo, r_lo, c_lo, r_lo], np.float64)
+    n_rows, n_edges = r_hi - r_lo, c_hi - c_lo + 1
+    x_edges = np.arange(n_edges, dtype=np.float64)[None, :]
+    x1, y1, x2, y2 = seg.T
+    dx, dy = x2 - x1, y2 - y1
+    y_min, y_max = np.minimum(y1, y2), np.maximum(y1, y2)
+
+    # Segments wholly at y <= row add their dx left of X from the row ceil(y_max) on.
+    join = np.maximum(np.ceil(y_max), 0).astype(np.int64)
+    left = np.zeros((n_rows + 1, n_edges))
+    for chunk in _chunks(np.nonzero(join < n_rows)[0], n_edges):
+        lo_x = np.minimum(x1[chunk], x2[chunk])[:, None]
+        hi_x = np.maximum(x1[chunk], x2[chunk])[:, None]
+        contrib = np.sign(dx[chunk])[:, None] * (np.minimum(np.maximum(x_edges, lo_x), hi_x) - lo_x)
+        np.add.at(left, join[chunk], contrib)
+    left = np.cumsum(left, axis=0)[:n_rows]
+
+    # Segments crossing row r: y_min < r + 1 and y_max > r.
+    first = np.maximum(np.floor(y_min), 0).astype(np.int64)
+    last = np.minimum(np.ceil(y_max).astype(np.int64) - 1, n_rows - 1)
+    count = np.maximum(last - first + 1, 0)
+    seg_of_pair = np.repeat(np.arange(seg.shape[0]), count)
+    row_of_pair = (np.arange(seg_of_pair.size) - np.repeat(np.cumsum(count) - count, count)
+                   + first[seg_of_pair])
+    for chunk in _chunks(np.arange(seg_of_pair.size), n_edges):
+        k, r = seg_of_pair[chunk], row_of_pair[chunk]
+        contrib = _active_row_area(x1[k], y1[k], dx[k], dy[k], r.astype(np.float64), x_edges)
+        np.add.at(left, r, contrib)
+    frac[r_lo - window.row_off:r_hi - window.row_off, c_lo - window.col_off:c_hi - window.col_off] \
+        = np.minimum(np.maximum(np.diff(left, axis=1), 0.0), 1.0)
     return frac
 
 
-def _exact_fractions(geom_px: Any, rows: np.ndarray, cols: np.ndarray, xmin: float,
-                     xmax: float) -> np.ndarray:
-    """``area(geom ∩ unit box)`` of pixels ``(rows, cols)`` (absolute pixel indices).
+def _chunks(index: np.ndarray, width: int, max_cells: int = 2_000_000) -> list[np.ndarray]:
+    """Split ``index`` so that ``len(chunk) * width`` stays below ``max_cells`` (bounded memory)."""
+    step = max(1, max_cells // max(width, 1))
+    return [index[i:i + step] for i in range(0, index.size, step)]
 
-    Works with shapely 1.8 (Debian 12) and 2: the geometry is first clipped to each row's strip
-    so every per-pixel intersection handles only the few vertices near that pixel.
-    """
-    from shapely.geometry import box
 
-    out = np.zeros(rows.size, np.float64)
-    order = np.argsort(rows, kind="stable")
-    start = 0
-    while start < order.size:
-        r = rows[order[start]]
-        stop = start
-        while stop < order.size and rows[order[stop]] == r:
-            stop += 1
-        strip = geom_px.intersection(box(xmin, float(r), xmax, float(r) + 1.0))
-        if not strip.is_empty:
-            for idx in order[start:stop]:
-                c = float(cols[idx])
-                out[idx] = strip.intersection(box(c, float(r), c + 1.0, float(r) + 1.0)).area
-        start = stop
-    return np.clip(out, 0.0, 1.0)
+def _t_interval(start: np.ndarray, delta: np.ndarray, bound: float | np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter range ``t`` in [0, 1] where ``start + delta * t <= bound`` (``delta != 0``)."""
+    t = (bound - start) / delta
+    t0 = np.where(delta > 0, 0.0, t)
+    t1 = np.where(delta > 0, t, 1.0)
+    return np.minimum(np.maximum(t0, 0.0), 1.0), np.minimum(np.maximum(t1, 0.0), 1.0)
+
+
+def _y_interval(y1: np.ndarray, dy: np.ndarray, bound: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`_t_interval` for y, where horizontal segments (``dy = 0``) are all-or-none;
+    an empty range is [0, 0] so that range differences below never double count."""
+    flat = dy == 0
+    safe = np.where(flat, 1.0, dy)
+    t0, t1 = _t_interval(y1, safe, bound)
+    inside = y1 <= bound
+    return np.where(flat, 0.0, t0), np.where(flat, np.where(inside, 1.0, 0.0), t1)
+
+
+def _active_row_area(x1: np.ndarray, y1: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+                     row: np.ndarray, x_edges: np.ndarray) -> np.ndarray:
+    """Per (segment, row) pair: its part of ``G(X, row + 1) - G(X, row)`` for every edge X."""
+    x1, y1, dx, dy, row = (a[:, None] for a in (x1, y1, dx, dy, row))
+    ax0, ax1 = _t_interval(x1, dx, x_edges)            # x <= X
+    b0, b1 = _y_interval(y1, dy, row)                  # y <= row
+    n0, n1 = _y_interval(y1, dy, row + 1.0)            # y <= row + 1
+    # Part below the row (y <= row): contributes dx * (t1 - t0).
+    total = dx * np.maximum(np.minimum(ax1, b1) - np.maximum(ax0, b0), 0.0)
+    # Part in the row (row < y <= row + 1) is [n0, n1] minus [b0, b1]; both are ranges of one
+    # line, so the difference is at most two pieces: [n0, b0] and [b1, n1].
+    for p0, p1 in ((n0, np.minimum(b0, n1)), (np.maximum(b1, n0), n1)):
+        q0 = np.maximum(p0, ax0)
+        q1 = np.maximum(np.minimum(p1, ax1), q0)
+        # integral of (row + 1 - y1 - dy t) dx over t in [q0, q1]
+        total = total + dx * ((row + 1.0 - y1) * (q1 - q0) - dy * (q1 * q1 - q0 * q0) / 2.0)
+    return total
+
+
+def ring_segments(geom: Any) -> np.ndarray:
+    """Boundary segments ``(x1, y1, x2, y2)`` of a polygonal geometry, exteriors
+    counter-clockwise and holes clockwise (shoelace-positive exteriors), vertical ones kept."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if isinstance(geom, Polygon):
+        parts = [geom]
+    elif hasattr(geom, "geoms"):
+        parts = []
+        for g in geom.geoms:
+            if isinstance(g, Polygon):
+                parts.append(g)
+            elif isinstance(g, MultiPolygon):
+                parts.extend(g.geoms)
+    else:
+        parts = []
+    rings = []
+    for part in parts:
+        if part.is_empty:
+            continue
+        for i, ring in enumerate((part.exterior, *part.interiors)):
+            xy = np.asarray(ring.coords, np.float64)
+            seg = np.hstack([xy[:-1], xy[1:]])
+            signed = float((seg[:, 0] * seg[:, 3] - seg[:, 2] * seg[:, 1]).sum())
+            if (signed < 0) == (i == 0):
+                seg = seg[::-1][:, [2, 3, 0, 1]]
+            rings.append(seg)
+    return np.vstack(rings) if rings else np.zeros((0, 4))
 
 
 # ----------------------------------------------------------------------------- sites
@@ -200,6 +288,7 @@ class Site:
     sd_sum_t_co2_yr: float = 0.0
     sd_sq_sum: float = 0.0
     class_area_ha: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    segments: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
     def touches(self, window: PixelWindow) -> bool:
         if self.bbox_px is None:
@@ -321,25 +410,28 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
             continue
         gpx = to_pixel_space(g, transform)
         sites.append(Site(sid, nm, gpx, gpx.bounds, geometry_area_ha(g, raster_crs),
-                          class_area_ha=np.zeros(n_classes)))
+                          class_area_ha=np.zeros(n_classes), segments=ring_segments(gpx)))
     return SiteLayer(sites, frame, id_field, name_field, repaired_ids)
 
 
 def accumulate(site: Site, window: PixelWindow, row_areas_ha: np.ndarray, valid: np.ndarray,
                rate: np.ndarray, sd: np.ndarray, probs: np.ndarray) -> None:
     """Add one window's contribution to ``site``'s sums (rate/sd in t CO2 ha-1 yr-1)."""
-    frac = coverage_fractions(site.geom_px, window)
-    weight = frac * row_areas_ha[:, None]  # covered hectares per pixel
+    frac = coverage_fractions(site.geom_px, window, site.segments)
+    rows, cols = np.nonzero(frac)
+    if rows.size == 0:
+        return
+    # Only the covered pixels: a small site in a large window costs little.
+    weight = frac[rows, cols] * row_areas_ha[rows]  # covered hectares per pixel
     site.covered_area_ha += float(weight.sum())
-    wv = np.where(valid, weight, 0.0)
+    ok = valid[rows, cols]
+    rows, cols, wv = rows[ok], cols[ok], weight[ok]
     site.valid_area_ha += float(wv.sum())
-    r = np.where(valid, rate, 0.0)
-    s = np.where(valid, sd, 0.0)
-    site.total_t_co2_yr += float((wv * r).sum())
-    site.sd_sum_t_co2_yr += float((wv * s).sum())
-    site.sd_sq_sum += float(((wv * s) ** 2).sum())
-    p = np.where(valid[None], probs, 0.0)
-    site.class_area_ha += (p * wv[None]).reshape(p.shape[0], -1).sum(axis=1)
+    site.total_t_co2_yr += float((wv * rate[rows, cols]).sum())
+    ws = wv * sd[rows, cols]
+    site.sd_sum_t_co2_yr += float(ws.sum())
+    site.sd_sq_sum += float((ws ** 2).sum())
+    site.class_area_ha += probs[:, rows, cols] @ wv
 
 
 def site_records(layer: SiteLayer, class_names: Sequence[str], coefficients: np.ndarray,
