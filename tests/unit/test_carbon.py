@@ -343,6 +343,19 @@ def test_invalid_geometry_is_repaired_and_reported(tmp_path):
                 _projected_reference(probs, repaired, np.isfinite(_stored(probs)).all(axis=0)))
 
 
+def test_overlapping_sites_are_each_complete_and_reported(tmp_path):
+    probs = _probs(seed=4)
+    path = _write_probs(tmp_path / "p.tif", probs)
+    a = box(X0 + 10.5, Y0 - 150.5, X0 + 150.5, Y0 - 10.5)
+    b = box(X0 + 80.5, Y0 - 220.5, X0 + 220.5, Y0 - 80.5)  # shares a 70 m x 70 m square with a
+    result, warnings, _ = _run(tmp_path, path, _sites(tmp_path / "s.gpkg", [a, b], ["a", "b"]))
+    valid = np.isfinite(_stored(probs)).all(axis=0)
+    for key, geom in (("a", a), ("b", b)):
+        _check_site(_records(result)[key], _projected_reference(probs, geom, valid))
+    share = 70 * 70 / (2 * 140 * 140)
+    assert any(f"{100 * share:.3g} %" in w and "more than once" in w for w in warnings)
+
+
 def test_missing_explicit_site_id_field_names_the_fields(tmp_path):
     path = _write_probs(tmp_path / "p.tif", _probs())
     sites = _sites(tmp_path / "s.gpkg", [box(X0, Y0 - 50, X0 + 50, Y0)], ["a"])

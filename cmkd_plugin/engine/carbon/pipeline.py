@@ -111,6 +111,11 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
     if sites:
         layer = sites_mod.read_sites(sites, info.crs, info.transform, k, config.site_id_field,
                                      feedback)
+        shared = sites_mod.overlap_share(layer)
+        if shared > 1e-9:
+            feedback.warning(
+                f"Sites overlap ({100 * shared:.3g} % of their summed area): each site reports "
+                "its own total, so TOTAL_T_CO2_PER_YR counts overlapping areas more than once.")
     tags = {"CMKD_PRODUCT": "carbonation_rate", "CMKD_SCALE_T_CO2_PER_HA_YR": f"{scale:.10g}",
             "CMKD_COEFFICIENTS": coeff_json, "CMKD_COEFFICIENT_TABLE_SHA256": table_sha,
             "CMKD_FORMULA": "rate = SCALE * sum_k p_k c_k; sd = SCALE * sqrt(sum_k p_k "

@@ -414,6 +414,17 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
     return SiteLayer(sites, frame, id_field, name_field, repaired_ids)
 
 
+def overlap_share(layer: SiteLayer) -> float:
+    """Share of the sites' summed area that lies in more than one site (0 when disjoint)."""
+    from shapely.ops import unary_union
+
+    geoms = [s.geom_px for s in layer.sites if s.geom_px is not None and not s.geom_px.is_empty]
+    summed = sum(g.area for g in geoms)
+    if len(geoms) < 2 or summed <= 0:
+        return 0.0
+    return max(summed - unary_union(geoms).area, 0.0) / summed
+
+
 def accumulate(site: Site, window: PixelWindow, row_areas_ha: np.ndarray, valid: np.ndarray,
                rate: np.ndarray, sd: np.ndarray, probs: np.ndarray) -> None:
     """Add one window's contribution to ``site``'s sums (rate/sd in t CO2 ha-1 yr-1)."""
