@@ -31,7 +31,8 @@ OPTIONAL_COLUMNS = CAPACITY_COLUMNS + ("capacity_source",)
 ANCHOR_CLASS = "basalt"
 ANCHOR_RATE_T_CO2_PER_HA_YR = 3.9
 ANCHOR_SOURCE = ("Beerling et al., enhanced weathering in the US Corn Belt, 4-year field trial "
-                 "(arXiv:2307.05343 / PNAS 2024): 15.4 t CO2/ha over 4 years = 3.9 t CO2/ha/yr")
+                 "(preprint arXiv:2307.05343): 15.4 t CO2/ha over 4 years = 3.9 t CO2/ha/yr; "
+                 "the published PNAS 2024 version reports less, see METHODS.md")
 
 _RANGE = re.compile(r"^\s*([0-9.eE+]+)\s*(?:-|–|to)\s*([0-9.eE+]+)\s*$")
 

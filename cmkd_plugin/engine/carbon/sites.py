@@ -526,7 +526,7 @@ def sites_qml(totals: Sequence[float], label_field: str = "site_id",
         ranges.append(f'      <range lower="{lo:.10g}" upper="{hi:.10g}" symbol="{i}" '
                       f'label={quoteattr(label)} render="true"/>')
         symbols.append(_fill_symbol(str(i), col))
-    expression = (f'"{label_field}" || \'\\n\' || format_number("{value_field}", 1) '
+    expression = (f'"{label_field}" || \'\\n\' || format_number("{value_field}", 2) '
                   "|| ' t CO2/yr'")
     return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="Symbology|Labeling" labelsEnabled="1">
