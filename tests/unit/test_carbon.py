@@ -22,7 +22,7 @@ import geopandas as gpd  # noqa: E402
 import pyproj  # noqa: E402
 import rasterio  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
-from shapely.geometry import MultiPolygon, Polygon, box  # noqa: E402
+from shapely.geometry import MultiPolygon, Point, Polygon, box  # noqa: E402
 
 from cmkd_plugin.engine.carbon.coefficients import (  # noqa: E402
     ANCHOR_RATE_T_CO2_PER_HA_YR, default_scale, read_coefficients)
@@ -109,7 +109,8 @@ def _close(a: float, b: float, rel: float = REL) -> bool:
     return abs(a - b) <= rel * max(abs(b), 1e-12)
 
 
-def _projected_reference(probs: np.ndarray, site, valid: np.ndarray, transform=None) -> dict:
+def _projected_reference(probs: np.ndarray, site, valid: np.ndarray, transform=None,
+                         unit_m: float = 1.0) -> dict:
     """Brute force over every pixel: exact shapely intersection with each pixel's box."""
     transform = transform or from_origin(X0, Y0, GSD, GSD)
     p = _stored(probs)
@@ -117,9 +118,9 @@ def _projected_reference(probs: np.ndarray, site, valid: np.ndarray, transform=N
     class_area = np.zeros(len(NAMES))
     for r in range(p.shape[1]):
         for c in range(p.shape[2]):
-            x0, y1 = transform * (c, r)
-            x1, y0 = transform * (c + 1, r + 1)
-            a_m2 = site.intersection(box(x0, y0, x1, y1)).area
+            # The pixel as the polygon of its four corners (also right for rotated grids).
+            pixel = Polygon([transform * (c + i, r + j) for i, j in ((0, 0), (1, 0), (1, 1), (0, 1))])
+            a_m2 = site.intersection(pixel).area * unit_m ** 2
             if a_m2 == 0:
                 continue
             a_ha = a_m2 / 1e4
@@ -133,7 +134,7 @@ def _projected_reference(probs: np.ndarray, site, valid: np.ndarray, transform=N
             sd_sq += (a_ha * sd) ** 2
             class_area += a_ha * p[:, r, c]
     return dict(covered=covered, valid_area=valid_area, total=total, sd_sum=sd_sum,
-                sd_ind=math.sqrt(sd_sq), class_area=class_area, area=site.area / 1e4)
+                sd_ind=math.sqrt(sd_sq), class_area=class_area, area=site.area * unit_m ** 2 / 1e4)
 
 
 def _check_site(rec: dict, ref: dict) -> None:
@@ -305,6 +306,56 @@ def test_geographic_raster_uses_ellipsoidal_pixel_areas(tmp_path):
     assert _close(rec["valid_fraction"], valid_area / site_ha)
     assert _close(result.raster_total_t_co2_yr, whole_raster)
     assert 0.5 < rec["valid_fraction"] < 1.0
+
+
+def test_rotated_grid_and_feet_crs(tmp_path):
+    from affine import Affine
+
+    # A grid rotated by 30 degrees in a metre CRS.
+    rotated = Affine.translation(X0, Y0) * Affine.rotation(30.0) * Affine.scale(GSD, -GSD)
+    probs = _probs(seed=8)
+    path = _write_probs(tmp_path / "rot.tif", probs, transform=rotated)
+    site = Polygon([(X0 + 40.3, Y0 - 60.7), (X0 + 230.1, Y0 - 20.2), (X0 + 170.9, Y0 - 260.4)])
+    result, _, _ = _run(tmp_path / "rot", path, _sites(tmp_path / "rot.gpkg", [site], ["r"]))
+    valid = np.isfinite(_stored(probs)).all(axis=0)
+    _check_site(_records(result)["r"], _projected_reference(probs, site, valid, rotated))
+    # New York Long Island state plane: US survey feet (1 ft = 1200/3937 m).
+    ft = 1200.0 / 3937.0
+    t_ft = from_origin(1_000_000.0, 200_000.0, 30.0, 30.0)
+    path = _write_probs(tmp_path / "ft.tif", probs, crs="EPSG:2263", transform=t_ft)
+    site = box(1_000_000.0 + 95.5, 200_000.0 - 700.2, 1_000_000.0 + 611.1, 200_000.0 - 123.4)
+    result, _, _ = _run(tmp_path / "ft", path,
+                        _sites(tmp_path / "ft.gpkg", [site], ["f"], crs="EPSG:2263"))
+    _check_site(_records(result)["f"], _projected_reference(probs, site, valid, t_ft, ft))
+
+
+@pytest.mark.parametrize("crs, geoms, pattern", [
+    (None, [box(X0, Y0 - 50, X0 + 50, Y0)], "no coordinate reference system"),
+    (UTM, [Point(X0 + 5, Y0 - 5)], "Point geometries; sites must be polygons"),
+])
+def test_unusable_site_layers_are_refused(tmp_path, crs, geoms, pattern):
+    path = _write_probs(tmp_path / "p.tif", _probs())
+    sites = tmp_path / "s.gpkg"
+    gpd.GeoDataFrame({"site_id": ["a"]}, geometry=geoms, crs=crs).to_file(sites, driver="GPKG")
+    with pytest.raises(InputError, match=pattern):
+        _run(tmp_path, path, sites)
+    assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
+
+
+def test_memory_does_not_grow_with_raster_size(tmp_path):
+    import tracemalloc
+
+    peaks = []
+    for rows, cols in ((64, 64), (512, 384)):
+        path = _write_probs(tmp_path / f"p{rows}.tif", _probs(rows, cols, seed=1))
+        sites = _sites(tmp_path / f"s{rows}.gpkg",
+                       [box(X0 + 3.3, Y0 - rows * GSD + 7.7, X0 + cols * GSD - 5.5, Y0 - 2.2)], ["all"])
+        tracemalloc.start()
+        _run(tmp_path / f"o{rows}", path, sites, block_px=64)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    # 48x more pixels; one window of 64 x 64 px x 4 classes is ~130 kB in float64.
+    assert peaks[1] < 1.5 * peaks[0] + 2_000_000, peaks
 
 
 def test_no_overlap_site_reported_with_zero_coverage(tmp_path):

@@ -353,7 +353,8 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
     except Exception as exc:  # noqa: BLE001 - fiona/pyogrio raise many types
         raise InputError(f"Sites layer '{name}' cannot be read as a vector layer ({exc}); give a "
                          "GeoPackage, shapefile or another OGR format.") from None
-    if frame.crs is None:
+    # A GeoPackage without a CRS reports GDAL's "Undefined geographic/cartesian SRS".
+    if frame.crs is None or (frame.crs.name or "").startswith("Undefined"):
         raise InputError(f"Sites layer '{name}' has no coordinate reference system; assign one "
                          "(QGIS: Vector > Data Management Tools > Assign Projection).")
     columns = [c for c in frame.columns if c != frame.geometry.name]
@@ -401,7 +402,9 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
     for i in range(len(frame)):
         g = in_raster.iloc[i]
         if g is not None and not g.is_valid:  # reprojection can fold a valid ring
-            g = _polygonal(g.make_valid())
+            from shapely.validation import make_valid  # noqa: PLC0415 - shapely 1.8 and 2
+
+            g = _polygonal(make_valid(g))
         sid = frame[id_field].iloc[i]
         nm = frame[name_field].iloc[i] if name_field else None
         if g is None or g.is_empty:
