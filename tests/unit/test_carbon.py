@@ -189,6 +189,27 @@ def test_pure_pixels_have_zero_uncertainty_and_default_scale_anchors_basalt(tmp_
     assert default_scale() == result.scale
 
 
+def test_declared_nodata_value_and_probabilities_not_summing_to_one(tmp_path):
+    probs = _probs(seed=9) * 0.9   # sums to 0.9: used as given, reported
+    probs[:, 0, :4] = -9999.0
+    path = tmp_path / "p.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=COLS, height=ROWS, count=4,
+                       dtype="float32", crs=UTM, transform=from_origin(X0, Y0, GSD, GSD),
+                       nodata=-9999.0) as dst:
+        dst.write(probs.astype(np.float32))
+        for i, n in enumerate(NAMES, start=1):
+            dst.set_band_description(i, n)
+        dst.update_tags(CMKD_PRODUCT="probabilities")
+    result, warnings, out = _run(tmp_path, path)
+    with rasterio.open(out / "rate.tif") as r:
+        rate = r.read(1).astype(np.float64)
+    assert np.isnan(rate[0, :4]).all() and np.isfinite(rate[0, 4:]).all()
+    p = _stored(probs)
+    assert rate[5, 5] == pytest.approx(_ref_pixel(p[:, 5, 5])[0], rel=1e-6)
+    assert any(f"{ROWS * COLS - 4} valid pixel(s) have probabilities that do not sum to 1" in w
+               for w in warnings)
+
+
 def test_windowing_does_not_change_any_number(tmp_path):
     probs = _probs(37, 29, seed=3)
     path = _write_probs(tmp_path / "p.tif", probs)
