@@ -161,7 +161,16 @@ def test_rate_and_uncertainty_rasters_match_per_pixel_loop(tmp_path):
     with rasterio.open(out / "rate.tif") as r, rasterio.open(out / "sd.tif") as s:
         rate, sd = r.read(1).astype(np.float64), s.read(1).astype(np.float64)
         assert r.units[0] == "t CO2 ha-1 yr-1"
-        assert r.tags()["CMKD_PRODUCT"] == "carbonation_rate"
+        tags = r.tags()
+        assert tags["CMKD_PRODUCT"] == "carbonation_rate"
+        # Provenance a verifier recomputes from: the coefficients and SCALE actually used.
+        import hashlib
+        import json
+
+        assert json.loads(tags["CMKD_COEFFICIENTS"]) == COEFS
+        assert float(tags["CMKD_SCALE_T_CO2_PER_HA_YR"]) == SCALE
+        assert tags["CMKD_COEFFICIENT_TABLE_SHA256"] == hashlib.sha256(
+            (tmp_path / "coef.csv").read_bytes()).hexdigest()
     p = _stored(probs)
     valid = np.isfinite(p).all(axis=0)
     assert np.array_equal(np.isfinite(rate), valid) and np.array_equal(np.isfinite(sd), valid)

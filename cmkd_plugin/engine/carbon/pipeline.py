@@ -45,7 +45,7 @@ class CarbonationResult:
     uncertainty_path: str | None
     sites_path: str | None
     total_t_co2_yr: float | None
-    raster_total_t_co2_yr: float
+    raster_total_t_co2_yr: float | None
     matched: tuple[str, ...]
     unmatched: tuple[str, ...]
     unused: tuple[str, ...]
@@ -105,8 +105,14 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
                   f"{coeff_json} (table {Path(table.path).name}, sha256 {table_sha[:12]}).")
 
     k = len(info.class_names)
-    # Pixel areas are needed for the whole-raster total even without sites.
-    area_model = sites_mod.pixel_area_model(info.crs, info.transform)
+    # Pixel areas give the whole-raster total even without sites; only site totals need them.
+    try:
+        area_model = sites_mod.pixel_area_model(info.crs, info.transform)
+    except InputError as exc:
+        if sites:
+            raise
+        feedback.warning(f"No whole-raster total: {exc}")
+        area_model = None
     layer = None
     if sites:
         layer = sites_mod.read_sites(sites, info.crs, info.transform, k, config.site_id_field,
@@ -116,7 +122,7 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
             feedback.warning(
                 f"Sites overlap ({100 * shared:.3g} % of their summed area): each site reports "
                 "its own total, so TOTAL_T_CO2_PER_YR counts overlapping areas more than once.")
-    tags = {"CMKD_PRODUCT": "carbonation_rate", "CMKD_SCALE_T_CO2_PER_HA_YR": f"{scale:.10g}",
+    tags = {"CMKD_PRODUCT": "carbonation_rate", "CMKD_SCALE_T_CO2_PER_HA_YR": repr(float(scale)),
             "CMKD_COEFFICIENTS": coeff_json, "CMKD_COEFFICIENT_TABLE_SHA256": table_sha,
             "CMKD_FORMULA": "rate = SCALE * sum_k p_k c_k; sd = SCALE * sqrt(sum_k p_k "
                             "(c_k - sum_j p_j c_j)^2)",
@@ -160,8 +166,10 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
                         dsts["rate"].write(rate.astype(np.float32)[None], window=win.to_rasterio())
                     if "sd" in dsts:
                         dsts["sd"].write(sd.astype(np.float32)[None], window=win.to_rasterio())
-                    rows_ha = area_model.row_areas_ha(win.row_off, win.height)
-                    raster_total += float((np.where(valid, rate, 0.0) * rows_ha[:, None]).sum())
+                    if area_model is not None:
+                        rows_ha = area_model.row_areas_ha(win.row_off, win.height)
+                        raster_total += float((np.where(valid, rate, 0.0)
+                                               * rows_ha[:, None]).sum())
                     if layer is not None:
                         for site in layer.sites:
                             if site.touches(win):
@@ -200,6 +208,7 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
     return CarbonationResult(
         rate_path=output_rate, uncertainty_path=output_uncertainty,
         sites_path=output_sites, total_t_co2_yr=total if layer is not None else None,
-        raster_total_t_co2_yr=raster_total, matched=match.matched,
+        raster_total_t_co2_yr=raster_total if area_model is not None else None,
+        matched=match.matched,
         unmatched=match.missing_in_table, unused=match.missing_in_raster,
         scale=scale, site_records=records)
