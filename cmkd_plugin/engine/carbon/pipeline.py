@@ -19,6 +19,10 @@ from . import sites as sites_mod
 from .coefficients import default_scale, match_classes, read_coefficients
 
 
+#: GDAL block cache for a run, in MB (several windows of every band, in and out).
+GDAL_CACHE_MB = 128
+
+
 @dataclass(frozen=True)
 class CarbonationConfig:
     """Parameters of a carbonation run.
@@ -137,7 +141,9 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
     total = 0.0
     raster_total = 0.0
     sum_off = 0
-    with AtomicOutputs() as outs:
+    # GDAL's block cache defaults to 5 % of RAM and would grow with the raster; a fixed cache
+    # keeps the whole run's memory independent of the raster size.
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), AtomicOutputs() as outs:
         paths = {key: outs.add(p) for key, p in (("rate", output_rate),
                                                    ("sd", output_uncertainty),
                                                    ("sites", output_sites)) if p}
