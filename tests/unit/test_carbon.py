@@ -437,6 +437,20 @@ def test_overlapping_sites_are_each_complete_and_reported(tmp_path):
     assert any(f"{100 * share:.3g} %" in w and "more than once" in w for w in warnings)
 
 
+def test_qgis_layer_source_selects_the_layer(tmp_path):
+    probs = _probs(seed=12)
+    path = _write_probs(tmp_path / "p.tif", probs)
+    gpkg = tmp_path / "two.gpkg"
+    a = box(X0 + 12.5, Y0 - 88.5, X0 + 77.5, Y0 - 11.5)
+    b = box(X0 + 101.5, Y0 - 201.5, X0 + 187.5, Y0 - 123.5)
+    gpd.GeoDataFrame({"site_id": ["a"]}, geometry=[a], crs=UTM).to_file(gpkg, layer="first")
+    gpd.GeoDataFrame({"site_id": ["b"]}, geometry=[b], crs=UTM).to_file(gpkg, layer="second")
+    result, _, _ = _run(tmp_path, path, f"{gpkg}|layername=second")
+    assert list(_records(result)) == ["b"]
+    _check_site(_records(result)["b"],
+                _projected_reference(probs, b, np.isfinite(_stored(probs)).all(axis=0)))
+
+
 def test_missing_explicit_site_id_field_names_the_fields(tmp_path):
     path = _write_probs(tmp_path / "p.tif", _probs())
     sites = _sites(tmp_path / "s.gpkg", [box(X0, Y0 - 50, X0 + 50, Y0)], ["a"])

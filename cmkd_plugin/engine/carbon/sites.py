@@ -330,7 +330,7 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
     """Read site polygons, repair them, reproject them onto the raster grid's pixel space.
 
     Args:
-        path: any OGR vector file of polygons.
+        path: any OGR vector file of polygons, or QGIS's ``'file.gpkg|layername=x'`` form.
         raster_crs: CRS of the probability raster.
         transform: its affine transform.
         n_classes: number of classes (size of the per-class sums).
@@ -344,12 +344,16 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
     """
     import geopandas as gpd
 
+    from ..geo.labels import split_vector_source
+
     feedback = feedback or Feedback()
-    name = display_name(path)
+    # QGIS passes layers as 'file.gpkg|layername=sites'.
+    path, layer_name = split_vector_source(path)
+    name = display_name(path) + (f" ({layer_name})" if layer_name else "")
     if not os.path.exists(str(path)):
         raise InputError(f"Sites layer '{path}' does not exist; choose an existing vector file.")
     try:
-        frame = gpd.read_file(str(path))
+        frame = gpd.read_file(str(path), **({"layer": layer_name} if layer_name else {}))
     except Exception as exc:  # noqa: BLE001 - fiona/pyogrio raise many types
         raise InputError(f"Sites layer '{name}' cannot be read as a vector layer ({exc}); give a "
                          "GeoPackage, shapefile or another OGR format.") from None
