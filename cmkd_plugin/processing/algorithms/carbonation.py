@@ -71,7 +71,8 @@ class CarbonationAlgorithm(CmkdAlgorithm):
             self.OUTPUT_SITES, self.tr("Site CO2 uptake"), QgsProcessing.TypeVectorPolygon,
             optional=True))
         self.addOutput(QgsProcessingOutputNumber(
-            "TOTAL_T_CO2_PER_YR", self.tr("Total uptake over the sites (t CO2/yr)")))
+            "TOTAL_T_CO2_PER_YR",
+            self.tr("Total uptake (t CO2/yr): over the sites, or the whole raster without sites")))
         self.addOutput(QgsProcessingOutputString(
             "UNMATCHED_CLASSES", self.tr("Classes without a coefficient")))
 
