@@ -86,7 +86,7 @@ def train_baseline(
             opt.step()
             sched.step()
             step += 1
-            total_loss += float(loss) / steps_per_epoch
+            total_loss += float(loss.detach()) / steps_per_epoch
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "ce": total_loss}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:

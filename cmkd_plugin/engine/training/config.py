@@ -73,6 +73,8 @@ class TeacherTrainConfig:
         patience_epochs: early stopping: epochs without validation improvement.
         augment: apply the modality-specific augmentations.
         encoder_width: channels of each modality encoder.
+        embed_dim: shared fused feature space (256 in the design; smaller only for tests).
+        n_heads: attention heads (8 in the design).
         seed: seed of weights, sampling and augmentation.
     """
 
@@ -86,6 +88,8 @@ class TeacherTrainConfig:
     patience_epochs: int = 8
     augment: bool = True
     encoder_width: int = 32
+    embed_dim: int = 256
+    n_heads: int = 8
     seed: int = 0
 
     def __post_init__(self) -> None:

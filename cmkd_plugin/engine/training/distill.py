@@ -199,7 +199,7 @@ def distil(
             sched.step()
             step += 1
             for key in sums:
-                sums[key] += float(loss[key]) / steps_per_epoch
+                sums[key] += float(loss[key].detach()) / steps_per_epoch
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "temperature": temperature, **sums}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:

@@ -84,6 +84,8 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
         n_classes=scene.n_classes,
         modalities=tuple(ModalitySpec(k, v.shape[0]) for k, v in inputs.items()),
         encoder_width=config.encoder_width,
+        embed_dim=config.embed_dim,
+        n_heads=config.n_heads,
     )
     model = Teacher(arch)
     train_lab = scene.train_labels(coarse=True)

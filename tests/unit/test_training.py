@@ -1,0 +1,288 @@
+"""Training pipeline on tiny scenes written with rasterio/geopandas: teacher and student learn,
+reports hold the metrics, bad inputs give clear errors, cancel leaves nothing, seeds reproduce."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import from_origin
+from shapely.geometry import Point
+
+from cmkd_plugin.engine.commands import distillstudent, trainteacher
+from cmkd_plugin.engine.errors import CancelledError, InputError
+from cmkd_plugin.engine.feedback import Feedback
+from cmkd_plugin.engine.models.modelfile import load_model
+from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb
+from cmkd_plugin.engine.training.common import upsample_area, upsample_targets
+from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig
+from cmkd_plugin.engine.training.data import load_scene
+from cmkd_plugin.engine.training.pipeline import run_distillation, run_teacher_training
+from cmkd_plugin.engine.training.split import block_split
+
+# Other processes may share the two cores; one thread avoids oversubscription slow-downs.
+torch.set_num_threads(1)
+
+CRS = "EPSG:32633"
+X0, Y0 = 500_000.0, 5_000_000.0
+RGB_RES, HSI_RES = 0.5, 2.0
+SIZE = 64  # RGB pixels; the HSI/DEM have SIZE // 4
+CLASSES = ("basalt", "calcite", "olivine")
+WAVELENGTHS = np.linspace(450.0, 2400.0, 12)
+
+
+def class_map(n: int) -> np.ndarray:
+    """Classes 0, 1, 2 in diagonal bands of 2 x 2 HSI pixels (every block holds all three)."""
+    rows, cols = np.indices((n, n))
+    cell = n // 8
+    return (rows // cell + cols // cell) % 3
+
+
+def write_scene(folder: Path, *, hsi_wavelengths: bool = True, hsi_origin: tuple[float, float] = (X0, Y0),
+                rng_seed: int = 0) -> dict[str, Path]:
+    """RGB (0.5 m), HSI (2 m, 12 bands) and DEM (2 m) of three classes; labels as points."""
+    rng = np.random.default_rng(rng_seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    fine = class_map(SIZE)
+    # RGB: classes differ only slightly (the student's hard case); HSI: clear spectral shapes.
+    rgb_means = np.array([[0.30, 0.30, 0.30], [0.34, 0.33, 0.31], [0.31, 0.33, 0.29]])
+    rgb = rgb_means[fine].transpose(2, 0, 1) + rng.normal(0, 0.02, (3, SIZE, SIZE))
+    n = SIZE // 4
+    coarse = class_map(n)
+    spectra = np.stack([np.full(WAVELENGTHS.size, 0.1),
+                        0.5 - 0.2 * (WAVELENGTHS > 2300),
+                        0.3 - 0.15 * np.exp(-((WAVELENGTHS - 1050) / 150) ** 2)])
+    hsi = spectra[coarse].transpose(2, 0, 1) + rng.normal(0, 0.01, (WAVELENGTHS.size, n, n))
+    dem = 100.0 + np.add.outer(np.arange(n), np.arange(n)) * 0.5
+    paths = {"rgb": folder / "rgb.tif", "hsi": folder / "hsi.tif", "dem": folder / "dem.tif"}
+    profile = dict(driver="GTiff", crs=CRS, dtype="float32")
+    with rasterio.open(paths["rgb"], "w", width=SIZE, height=SIZE, count=3,
+                       transform=from_origin(X0, Y0, RGB_RES, RGB_RES), **profile) as ds:
+        ds.write(rgb.astype(np.float32))
+    with rasterio.open(paths["hsi"], "w", width=n, height=n, count=WAVELENGTHS.size, nodata=np.nan,
+                       transform=from_origin(*hsi_origin, HSI_RES, HSI_RES), **profile) as ds:
+        ds.write(hsi.astype(np.float32))
+        if hsi_wavelengths:
+            for b, wl in enumerate(WAVELENGTHS, start=1):
+                ds.update_tags(b, wavelength=f"{wl:.1f}", fwhm="20.0", wavelength_units="Nanometers")
+                ds.set_band_description(b, f"{wl:.1f} nm")
+    with rasterio.open(paths["dem"], "w", width=n, height=n, count=1, nodata=-9999.0,
+                       transform=from_origin(X0, Y0, HSI_RES, HSI_RES), **profile) as ds:
+        ds.write(dem[None].astype(np.float32))
+    # Labels: points on a regular lattice of RGB pixel centres, class from the map.
+    pts, names = [], []
+    for r in range(2, SIZE, 5):
+        for c in range(2, SIZE, 5):
+            pts.append(Point(X0 + (c + 0.5) * RGB_RES, Y0 - (r + 0.5) * RGB_RES))
+            names.append(CLASSES[fine[r, c]])
+    gdf = gpd.GeoDataFrame({"mineral": names}, geometry=pts, crs=CRS)
+    paths["labels"] = folder / "labels.gpkg"
+    gdf.to_file(paths["labels"], driver="GPKG")
+    return paths
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_scene(tmp_path_factory.mktemp("scene"))
+
+
+def teacher_args(paths: dict[str, Path], out: Path, **over: object) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    trainteacher.add_arguments(parser)
+    argv = ["--rgb", str(paths["rgb"]), "--hsi", str(paths["hsi"]), "--dem", str(paths["dem"]),
+            "--labels", str(paths["labels"]), "--epochs", "4", "--seed", "3",
+            "--output-model", str(out / "teacher.cmkd"), "--output-report", str(out / "teacher.html"),
+            "--block-size-px", "16", "--patches-per-epoch", "64"]
+    args = parser.parse_args(argv)
+    for k, v in over.items():
+        setattr(args, k, v)
+    return args
+
+
+def student_args(paths: dict[str, Path], teacher: Path, out: Path, **over: object) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    distillstudent.add_arguments(parser)
+    argv = ["--teacher", str(teacher), "--rgb", str(paths["rgb"]), "--hsi", str(paths["hsi"]),
+            "--dem", str(paths["dem"]), "--labels", str(paths["labels"]), "--epochs", "3",
+            "--seed", "3", "--output-model", str(out / "student.cmkd"),
+            "--output-report", str(out / "student.html"), "--tile-size", "32",
+            "--patches-per-epoch", "16"]
+    args = parser.parse_args(argv)
+    for k, v in over.items():
+        setattr(args, k, v)
+    return args
+
+
+# Tiny models keep the tests fast; the architecture is the design's, only narrower.
+TINY_DATA = DataConfig(block_size_px=16)
+TINY_TEACHER = TeacherTrainConfig(epochs=12, patches_per_epoch=64, encoder_width=8, embed_dim=32,
+                                  n_heads=4, learning_rate=1e-2, seed=3)
+TINY_DISTILL = DistillConfig(epochs=4, patches_per_epoch=16, patch_size_px=32, encoder_width=8,
+                             learning_rate=1e-2, seed=3)
+
+
+def train_tiny(paths: dict[str, Path], out: Path, config: TeacherTrainConfig = TINY_TEACHER) -> dict:
+    return run_teacher_training(str(paths["rgb"]), str(paths["hsi"]), str(paths["dem"]),
+                                str(paths["labels"]), str(out / "teacher.cmkd"),
+                                str(out / "teacher.html"), TINY_DATA, config).outputs
+
+
+def distil_tiny(paths: dict[str, Path], teacher: str, out: Path, labels: bool = True) -> dict:
+    return run_distillation(teacher, str(paths["rgb"]), str(paths["hsi"]), str(paths["dem"]),
+                            str(paths["labels"]) if labels else None, str(out / "student.cmkd"),
+                            str(out / "student.html"), TINY_DISTILL).outputs
+
+
+@pytest.fixture(scope="module")
+def trained(scene: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("teacher")
+    return out, train_tiny(scene, out)
+
+
+def test_teacher_beats_chance_and_writes_model_and_report(trained: tuple[Path, dict]) -> None:
+    out, outputs = trained
+    assert outputs["TEACHER_OA"] > 1.0 / len(CLASSES) + 0.2
+    assert outputs["VALIDATION_PIXELS"] > 0
+    model, card = load_model(outputs["OUTPUT_MODEL"], expect_kind="teacher")
+    assert card.class_names == CLASSES
+    assert card.modality("hsi").wavelengths_nm == pytest.approx(tuple(WAVELENGTHS), abs=0.05)
+    assert card.modality("dem").band_names == ("elevation_m", "slope_deg", "hillshade")
+    report = json.loads((out / "teacher.json").read_text())
+    assert report["metrics"]["teacher"]["oa"] == pytest.approx(outputs["TEACHER_OA"])
+    assert report["cost"]["teacher"]["parameters"] == sum(p.numel() for p in model.parameters())
+    html = (out / "teacher.html").read_text()
+    assert "data:image/png;base64," in html and "Overall accuracy" in html
+
+
+def test_student_report_compares_teacher_student_baseline(scene: dict[str, Path],
+                                                         trained: tuple[Path, dict],
+                                                         tmp_path: Path) -> None:
+    outputs = distil_tiny(scene, trained[1]["OUTPUT_MODEL"], tmp_path)
+    for key in ("TEACHER_OA", "STUDENT_OA", "BASELINE_OA", "RETENTION", "GAIN"):
+        assert outputs[key] is not None, key
+    assert outputs["RETENTION"] == pytest.approx(outputs["STUDENT_OA"] / outputs["TEACHER_OA"])
+    assert outputs["GAIN"] == pytest.approx(outputs["STUDENT_OA"] - outputs["BASELINE_OA"])
+    model, card = load_model(outputs["OUTPUT_MODEL"], expect_kind="student")
+    assert card.architecture.modality_names == ("rgb",)
+    assert sum(p.numel() for p in model.parameters()) < 100_000
+    report = json.loads((tmp_path / "student.json").read_text())
+    assert set(report["metrics"]) == {"teacher", "student", "baseline"}
+    assert report["cost"]["student"]["flops_per_pixel"] < report["cost"]["teacher"]["flops_per_pixel"]
+    for role in ("teacher", "student", "baseline"):
+        assert set(report["metrics"][role]["per_class_f1"]) == set(CLASSES)
+
+
+def test_student_without_labels_scores_agreement_with_teacher(scene: dict[str, Path],
+                                                             trained: tuple[Path, dict],
+                                                             tmp_path: Path) -> None:
+    outputs = distil_tiny(scene, trained[1]["OUTPUT_MODEL"], tmp_path, labels=False)
+    assert outputs["BASELINE_OA"] is None and outputs["STUDENT_OA"] is not None
+
+
+def test_same_seed_same_teacher(scene: dict[str, Path], tmp_path: Path) -> None:
+    weights = []
+    for name in ("a", "b", "c"):
+        out = tmp_path / name
+        seed = 9 if name == "c" else 3
+        train_tiny(scene, out, TeacherTrainConfig(epochs=2, patches_per_epoch=32, encoder_width=8,
+                                                  embed_dim=32, n_heads=4, seed=seed))
+        model, _ = load_model(out / "teacher.cmkd")
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+
+
+def test_distillstudent_command_parses_the_public_options(scene: dict[str, Path], tmp_path: Path) -> None:
+    args = student_args(scene, tmp_path / "t.cmkd", tmp_path)
+    assert (args.temperature_start, args.temperature_end, args.feature_weight) == (4.0, 1.0, 0.5)
+    assert args.class_balanced is True and args.progressive is False
+    parser = argparse.ArgumentParser()
+    distillstudent.add_arguments(parser)
+    flipped = parser.parse_args(["--teacher", "t", "--rgb", "r", "--output-model", "m",
+                                 "--output-report", "r.html", "--no-class-balanced", "--progressive"])
+    assert flipped.class_balanced is False and flipped.progressive is True
+
+
+def test_cancel_leaves_nothing(scene: dict[str, Path], tmp_path: Path) -> None:
+    calls = [0]
+
+    def cancelled() -> bool:
+        calls[0] += 1
+        return calls[0] > 3
+
+    with pytest.raises(CancelledError):
+        trainteacher.run(teacher_args(scene, tmp_path), Feedback(is_cancelled=cancelled))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_inputs_give_clear_errors(scene: dict[str, Path], tmp_path: Path) -> None:
+    # labels outside the rasters
+    far = gpd.GeoDataFrame({"mineral": ["basalt", "calcite"]},
+                           geometry=[Point(X0 + 1e5, Y0), Point(X0 + 1e5 + 5, Y0)], crs=CRS)
+    far.to_file(tmp_path / "far.gpkg", driver="GPKG")
+    with pytest.raises(InputError, match="outside"):
+        trainteacher.run(teacher_args(scene, tmp_path, labels=str(tmp_path / "far.gpkg")), Feedback())
+    # class field missing
+    with pytest.raises(InputError, match="no field 'rock'"):
+        trainteacher.run(teacher_args(scene, tmp_path, label_field="rock"), Feedback())
+    # one class only
+    one = gpd.read_file(scene["labels"])
+    one["mineral"] = "basalt"
+    one.to_file(tmp_path / "one.gpkg", driver="GPKG")
+    with pytest.raises(InputError, match="only 1 class"):
+        trainteacher.run(teacher_args(scene, tmp_path, labels=str(tmp_path / "one.gpkg")), Feedback())
+    # HSI without wavelengths
+    bare = write_scene(tmp_path / "bare", hsi_wavelengths=False)
+    with pytest.raises(InputError, match="no band wavelengths"):
+        trainteacher.run(teacher_args(bare, tmp_path, hsi=str(bare["hsi"])), Feedback())
+    # rasters that do not overlap
+    away = write_scene(tmp_path / "away", hsi_origin=(X0 + 10_000.0, Y0))
+    with pytest.raises(InputError, match="does not overlap"):
+        trainteacher.run(teacher_args(scene, tmp_path, hsi=str(away["hsi"])), Feedback())
+    assert not list(tmp_path.glob("teacher*"))
+
+
+def test_block_split_keeps_training_away_from_validation(scene: dict[str, Path]) -> None:
+    s = load_scene(scene["rgb"], scene["hsi"], scene["dem"], scene["labels"],
+                   DataConfig(block_size_px=16, buffer_px=1, validation_fraction=0.3))
+    assert s.factor == 4 and s.teacher_grid.shape == (16, 16)
+    split = s.split
+    assert split is not None and split.val_coarse.any()
+    assert not (split.train_coarse & split.val_coarse).any()
+    # every training pixel is more than buffer_px away from any validation pixel
+    from scipy import ndimage
+    assert not (ndimage.binary_dilation(split.val_coarse) & split.train_coarse).any()
+    train, val = s.train_labels(coarse=False), s.val_labels(coarse=False)
+    assert ((train != 255) & (val != 255)).sum() == 0
+    assert (val != 255).sum() > 0 and (train != 255).sum() > 0
+
+
+def test_patch_upsampling_equals_whole_area_upsampling() -> None:
+    rng = np.random.default_rng(0)
+    coarse = rng.normal(size=(5, 12, 12)).astype(np.float32)
+    full = upsample_area(coarse, 4, (48, 48))
+    origins = np.array([[0, 0], [8, 12], [32, 32], [4, 28]])
+    patches = upsample_targets(coarse, origins, 16, 4).numpy()
+    for patch, (r, c) in zip(patches, origins):
+        np.testing.assert_allclose(patch, full[:, r:r + 16, c:c + 16], rtol=1e-5, atol=1e-6)
+
+
+def test_augmentations_keep_shape_nodata_and_change_values() -> None:
+    gen = torch.Generator().manual_seed(0)
+    for fn, c in ((augment_hsi, 12), (augment_rgb, 3), (augment_dem, 3)):
+        x = torch.rand(4, c, 8, 8)
+        x[0, :, 0, 0] = float("nan")
+        y = fn(x, gen)
+        assert y.shape == x.shape
+        assert torch.isnan(y[0, :, 0, 0]).all() if fn is not augment_dem else torch.isnan(y[0, 0, 0, 0])
+        assert not torch.allclose(torch.nan_to_num(y), torch.nan_to_num(x))
+    # the same generator seed gives the same augmentation
+    a = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
+    b = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
