@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Acceptance benchmark of cross-modal distillation on simulator scenes.
+
+For each preset: simulate a training scene (labels only in its labelled zone) and test scenes
+with seeds never used in training; train the teacher (RGB + HSI + DEM) on the training scene,
+distil the RGB student on it (transfer set = every pixel where the teacher's inputs exist) and
+train the RGB-only baseline with the same budget; then map the *test* scenes and compare every
+model with the simulator's truth on the RGB grid, over the pixels where the teacher has inputs
+(the same pixels for all three models).
+
+Also printed: the purity ceiling, i.e. the share of RGB pixels whose class equals the majority
+class of their HSI pixel; a teacher working at the HSI resolution cannot exceed it by much.
+
+Usage::
+
+    python scripts/bench_distillation.py --work-dir /tmp/cmkd-bench [--presets earth_carbonation]
+
+Prints a Markdown table ready for the README and writes ``bench.json`` in the work folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+
+from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
+from cmkd_plugin.engine.geo.spectral import SpectralBands  # noqa: E402
+from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
+from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
+from cmkd_plugin.engine.training.common import predict_area, upsample_area  # noqa: E402
+from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig  # noqa: E402
+from cmkd_plugin.engine.training.data import coarse_labels, load_scene  # noqa: E402
+from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
+from cmkd_plugin.engine.training.pipeline import run_distillation, run_teacher_training  # noqa: E402
+
+
+def simulate(preset: str, seed: int, size_px: int, folder: Path, labels_per_class: int) -> Path:
+    """Run the engine's simulator (skipped when the scene exists)."""
+    if not (folder / "truth.tif").exists():
+        subprocess.run([sys.executable, "-m", "cmkd_plugin.engine", "simulate", "--preset", preset,
+                        "--seed", str(seed), "--size-px", str(size_px), "--labels-per-class",
+                        str(labels_per_class), "--output-dir", str(folder)],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return folder
+
+
+def class_table(preset: str, path: Path) -> Path:
+    """The preset's classes in truth-raster order, so class indices match the truth."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["name", "colour"])
+        for c in preset_classes(preset):
+            w.writerow([c.name, c.colour])
+    return path
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
+                   baseline: object, names: tuple[str, ...]) -> dict:
+    t_model, t_card = load_model(teacher_path, "teacher")
+    s_model, s_card = load_model(student_path, "student")
+    hc = t_card.modality("hsi")
+    scene = load_scene(scene_dir / "rgb.tif", scene_dir / "hsi.tif", scene_dir / "dem.tif", None,
+                       DataConfig(), class_names=names,
+                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
+    with rasterio.open(scene_dir / "truth.tif") as ds:
+        truth = ds.read(1)
+    t_cards = {m.name: m for m in t_card.modalities}
+    t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
+    t_logits, _, t_valid = predict_area(t_model, t_in, t_cards)
+    t_pred = upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0)
+    from cmkd_plugin.engine.training.common import upsample_mask
+    mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
+    rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
+    s_cards = {"rgb": s_card.modality("rgb")}
+    s_pred = predict_area(s_model, rgb, s_cards)[0].argmax(axis=0)
+    b_pred = predict_area(baseline, rgb, s_cards)[0].argmax(axis=0)
+    # Purity: RGB pixels whose class is the majority class of their HSI pixel.
+    majority = coarse_labels(truth, scene.factor, len(names))
+    up = np.repeat(np.repeat(majority, scene.factor, 0), scene.factor, 1)
+    hh, ww = up.shape
+    purity = float((up == truth[:hh, :ww])[mask[:hh, :ww]].mean())
+    return {
+        "teacher": evaluate(truth, t_pred, names, mask),
+        "student": evaluate(truth, s_pred, names, mask),
+        "baseline": evaluate(truth, b_pred, names, mask),
+        "student_all_rgb": evaluate(truth, s_pred, names, scene.valid),
+        "baseline_all_rgb": evaluate(truth, b_pred, names, scene.valid),
+        "purity_ceiling": purity,
+        "evaluated_pixels": int(mask.sum()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench"))
+    parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102])
+    parser.add_argument("--size-px", type=int, default=512)
+    parser.add_argument("--labels-per-class", type=int, default=20)
+    parser.add_argument("--teacher-epochs", type=int, default=30)
+    parser.add_argument("--student-epochs", type=int, default=30)
+    parser.add_argument("--progressive", action="store_true",
+                        help="also distil through the multispectral chain and compare")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    fb = Feedback(on_info=lambda m: None, on_warning=lambda m: log("warning: " + m))
+    results = {}
+    for preset in args.presets:
+        work = args.work_dir / preset
+        work.mkdir(parents=True, exist_ok=True)
+        names = tuple(c.name for c in preset_classes(preset))
+        train_dir = simulate(preset, args.train_seed, args.size_px, work / f"scene_{args.train_seed}",
+                             args.labels_per_class)
+        test_dirs = [simulate(preset, s, args.size_px, work / f"scene_{s}", args.labels_per_class)
+                     for s in args.test_seeds]
+        table = class_table(preset, work / "classes.csv")
+        t0 = time.perf_counter()
+        teacher = run_teacher_training(
+            str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"), str(train_dir / "dem.tif"),
+            str(train_dir / "labels.gpkg"), str(work / "teacher.cmkd"), str(work / "teacher.html"),
+            DataConfig(seed=args.seed), TeacherTrainConfig(epochs=args.teacher_epochs, seed=args.seed),
+            str(table), fb)
+        t1 = time.perf_counter()
+        log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
+        variants = [("direct", False)] + ([("progressive", True)] if args.progressive else [])
+        preset_result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs}
+        for name, progressive in variants:
+            t2 = time.perf_counter()
+            student = run_distillation(
+                str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
+                str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
+                str(work / f"student_{name}.cmkd"), str(work / f"student_{name}.html"),
+                DistillConfig(epochs=args.student_epochs, progressive=progressive, seed=args.seed),
+                feedback=fb)
+            t3 = time.perf_counter()
+            log(f"{preset}/{name}: distillation + baseline in {t3 - t2:.0f} s; validation "
+                f"{json.dumps({k: v for k, v in student.outputs.items() if k.endswith('OA')})}")
+            tests = {d.name: evaluate_scene(d, work / "teacher.cmkd", work / f"student_{name}.cmkd",
+                                            student.baseline, names) for d in test_dirs}
+            preset_result[name] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
+                                   "cost": student.report["cost"]}
+        results[preset] = preset_result
+        (args.work_dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+
+    print("| preset | distillation | test scene | teacher OA | student OA | baseline OA | retention "
+          "| gain (pts) | purity ceiling | student OA, all RGB | baseline OA, all RGB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for preset, r in results.items():
+        for name in ("direct", "progressive"):
+            if name not in r:
+                continue
+            for scene, m in r[name]["tests"].items():
+                t, s, b = (m[k]["oa"] for k in ("teacher", "student", "baseline"))
+                print(f"| {preset} | {name} | {scene} | {t:.3f} | {s:.3f} | {b:.3f} | {s / t:.3f} | "
+                      f"{100 * (s - b):+.1f} | {m['purity_ceiling']:.3f} | "
+                      f"{m['student_all_rgb']['oa']:.3f} | {m['baseline_all_rgb']['oa']:.3f} |")
+    print()
+    print("| preset | teacher training (s) | distillation + baseline (s) | teacher params | "
+          "student params | teacher FLOPs/px | student FLOPs/px | student Mpx/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for preset, r in results.items():
+        c = r["direct"]["cost"]
+        print(f"| {preset} | {r['teacher_train_s']:.0f} | {r['direct']['distill_s']:.0f} | "
+              f"{c['teacher']['parameters']:,} | {c['student']['parameters']:,} | "
+              f"{c['teacher']['flops_per_pixel']:,} | {c['student']['flops_per_pixel']:,} | "
+              f"{c['student']['throughput_mpx_per_s']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
