@@ -31,8 +31,9 @@ from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.grid import Grid, bounds_in_crs, display_name, open_raster, require_crs
 from ..geo.labels import UNLABELLED, LabelConfig, LabelPixels, read_labels
-from ..geo.read import DEM_CONFIG, RGB_CONFIG, AlignedReader
-from ..geo.spectral import HsiReader, SpectralBands, read_band_wavelengths
+from ..geo.read import DEM_CONFIG, RGB_CONFIG, AlignedReader, ReaderConfig, WindowData
+from ..geo.scaling import InputKind
+from ..geo.spectral import SpectralBands, SpectralResampler, read_band_wavelengths
 from ..models.preprocess import dem_features
 from .config import DataConfig
 from .split import BlockSplit, block_split
@@ -167,6 +168,35 @@ class SceneData:
         return out
 
 
+def hsi_band_wavelengths(path: str | os.PathLike[str]) -> SpectralBands:
+    """Band wavelengths of an HSI, honouring the GeoTIFF ``bad_band`` item as *bad* flags.
+
+    ``geo.spectral.read_band_wavelengths`` reads a band's ``bad_band`` item like ENVI ``bbl``
+    (1 = good), the opposite of what ``geo.write`` (and so the simulator) means by it
+    (``bad_band=1`` = bad); until that is fixed there, the flags are re-read here so training
+    uses the usable bands, not the absorption bands.
+    """
+    bands = read_band_wavelengths(path, "HSI")
+    with open_raster(path, "HSI") as ds:
+        tags = [ds.tags(b) for b in range(1, ds.count + 1)]
+    if all("bad_band" in t and "bbl" not in t for t in tags):
+        good = tuple(float(t["bad_band"]) == 0 for t in tags)
+        return SpectralBands(bands.wavelengths_nm, bands.fwhm_nm, good, bands.source)
+    return bands
+
+
+def read_hsi(path: str | os.PathLike[str], grid: Grid, target: SpectralBands) -> WindowData:
+    """The whole HSI on ``grid`` resampled to ``target`` bands (usable source bands only)."""
+    source = hsi_band_wavelengths(path)
+    resampler = SpectralResampler(source, target, name=display_name(path), role="HSI")
+    with AlignedReader(path, grid, ReaderConfig(role="HSI", kind=InputKind.REFLECTANCE,
+                                                bands=resampler.band_indexes,
+                                                min_valid_band_fraction=1e-9)) as reader:
+        raw = reader.read(grid.full_window)
+    data = resampler(raw.data)
+    return WindowData(data, np.isfinite(data).all(axis=0))
+
+
 def resolution_factor(grid: Grid, path: str | os.PathLike[str], role: str) -> int:
     """Reference pixels per pixel of raster ``path`` (rounded, at least 1)."""
     with open_raster(path, role) as ds:
@@ -269,7 +299,7 @@ def load_scene(
     factor = 1
     if hsi is not None:
         # Before any pixel is read: a cube without wavelengths cannot be matched to a model.
-        source_bands = read_band_wavelengths(hsi, "HSI")
+        source_bands = hsi_band_wavelengths(hsi)
         hsi_bands = hsi_target or SpectralBands(
             tuple(np.asarray(source_bands.wavelengths_nm)[source_bands.good_mask].tolist()),
             None if source_bands.fwhm_nm is None
@@ -293,8 +323,7 @@ def load_scene(
     if hsi is not None:
         assert hsi_bands is not None
         _check_size(tgrid, len(hsi_bands), "HSI")
-        with HsiReader(hsi, tgrid, hsi_bands) as reader:
-            hwin = reader.read(tgrid.full_window)
+        hwin = read_hsi(hsi, tgrid, hsi_bands)
         hsi_arr = hwin.data
         valid_coarse &= hwin.valid
     feedback.progress(60)
