@@ -236,3 +236,22 @@ def test_a_dead_band_not_flagged_in_the_file_is_left_out() -> None:
     expected = expected.reshape(11, 6, 7)
     assert np.isnan(out[:, 5]).all() and np.isfinite(out[:, :5]).all()
     assert np.allclose(out[:, :5], expected[:, :5], atol=1e-6)
+
+
+def test_bad_band_item_means_bad_as_the_simulator_writes_it(tmp_path):
+    """``bad_band=1`` marks a bad band (geo.write's convention), unlike ENVI ``bbl=1`` (good)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from cmkd_plugin.engine.geo.spectral import read_band_wavelengths
+
+    path = tmp_path / "hsi.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=3, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(0, 4, 1, 1)) as dst:
+        dst.write(np.ones((3, 4, 4), "float32"))
+        for band, (wl, bad) in enumerate(((500.0, "0"), (1400.0, "1"), (2200.0, "0")), start=1):
+            dst.update_tags(band, wavelength=str(wl), fwhm="10", wavelength_units="Nanometers",
+                            bad_band=bad)
+    bands = read_band_wavelengths(path, "HSI")
+    assert bands.good == (True, False, True)

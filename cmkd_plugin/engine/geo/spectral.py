@@ -260,10 +260,15 @@ def read_band_wavelengths(path: str | os.PathLike[str], role: str = "HSI") -> Sp
         fwhm = None
         if all(v is not None for v in fw_items):
             fwhm = tuple(v * factor for v in _floats(fw_items, "fwhm", f"'{name}'"))  # type: ignore[arg-type]
-        bbl_items = [_tag(t, "bbl", "bad_band") for t in band_tags]
+        # Two opposite conventions: ENVI-style ``bbl`` (1 = good band) and the ``bad_band``
+        # item that geo.write / the simulator write (1 = bad band).
+        bbl_items = [_tag(t, "bbl") for t in band_tags]
+        bad_items = [_tag(t, "bad_band") for t in band_tags]
         good = None
         if all(v is not None for v in bbl_items):
             good = tuple(float(v) != 0 for v in bbl_items)  # type: ignore[arg-type]
+        elif all(v is not None for v in bad_items):
+            good = tuple(float(v) == 0 for v in bad_items)  # type: ignore[arg-type]
         return SpectralBands(tuple(v * factor for v in wl), fwhm, good,
                              f"band metadata of '{name}'")
 

@@ -168,26 +168,9 @@ class SceneData:
         return out
 
 
-def hsi_band_wavelengths(path: str | os.PathLike[str]) -> SpectralBands:
-    """Band wavelengths of an HSI, honouring the GeoTIFF ``bad_band`` item as *bad* flags.
-
-    ``geo.spectral.read_band_wavelengths`` reads a band's ``bad_band`` item like ENVI ``bbl``
-    (1 = good), the opposite of what ``geo.write`` (and so the simulator) means by it
-    (``bad_band=1`` = bad); until that is fixed there, the flags are re-read here so training
-    uses the usable bands, not the absorption bands.
-    """
-    bands = read_band_wavelengths(path, "HSI")
-    with open_raster(path, "HSI") as ds:
-        tags = [ds.tags(b) for b in range(1, ds.count + 1)]
-    if all("bad_band" in t and "bbl" not in t for t in tags):
-        good = tuple(float(t["bad_band"]) == 0 for t in tags)
-        return SpectralBands(bands.wavelengths_nm, bands.fwhm_nm, good, bands.source)
-    return bands
-
-
 def read_hsi(path: str | os.PathLike[str], grid: Grid, target: SpectralBands) -> WindowData:
     """The whole HSI on ``grid`` resampled to ``target`` bands (usable source bands only)."""
-    source = hsi_band_wavelengths(path)
+    source = read_band_wavelengths(path, "HSI")
     resampler = SpectralResampler(source, target, name=display_name(path), role="HSI")
     with AlignedReader(path, grid, ReaderConfig(role="HSI", kind=InputKind.REFLECTANCE,
                                                 bands=resampler.band_indexes,
@@ -299,7 +282,7 @@ def load_scene(
     factor = 1
     if hsi is not None:
         # Before any pixel is read: a cube without wavelengths cannot be matched to a model.
-        source_bands = hsi_band_wavelengths(hsi)
+        source_bands = read_band_wavelengths(hsi, "HSI")
         hsi_bands = hsi_target or SpectralBands(
             tuple(np.asarray(source_bands.wavelengths_nm)[source_bands.good_mask].tolist()),
             None if source_bands.fwhm_nm is None
