@@ -38,6 +38,11 @@ class CmkdProvider(QgsProcessingProvider):
         return icon_path()
 
     def load(self) -> bool:
+        # Bundled Modeler models refer to this provider's algorithms, which the registry only
+        # knows once this provider is added: load them again at that moment.
+        from qgis.core import QgsApplication
+
+        QgsApplication.processingRegistry().providerAdded.connect(self._on_provider_added)
         try:
             from processing.core.ProcessingConfig import ProcessingConfig, Setting
         except ImportError:  # Processing plugin absent: the environment variable still works.
@@ -53,7 +58,17 @@ class CmkdProvider(QgsProcessingProvider):
         self.refreshAlgorithms()
         return True
 
+    def _on_provider_added(self, provider_id: str) -> None:
+        if provider_id == self.id():
+            self.refreshAlgorithms()
+
     def unload(self) -> None:
+        from qgis.core import QgsApplication
+
+        try:
+            QgsApplication.processingRegistry().providerAdded.disconnect(self._on_provider_added)
+        except TypeError:  # already disconnected
+            pass
         try:
             from processing.core.ProcessingConfig import ProcessingConfig
         except ImportError:
@@ -62,9 +77,12 @@ class CmkdProvider(QgsProcessingProvider):
 
     def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API
         from .algorithms import ALGORITHMS
+        from .models import BundledModel, bundled_model_files
 
         for alg_class in ALGORITHMS:
             self.addAlgorithm(alg_class())
+        for path in bundled_model_files():
+            self.addAlgorithm(BundledModel(str(path)))
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("CmkdProvider", text)
