@@ -22,15 +22,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-model", required=True, help="model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (a .json twin is written beside it)")
     parser.add_argument("--class-table", help="CSV with name,colour[,coefficients...] per class")
-    parser.add_argument("--tile-size", type=int, default=7,
-                        help="training patch side in teacher-grid (HSI) pixels (default 7)")
+    parser.add_argument("--tile-size", type=int, default=3,
+                        help="training patch side in teacher-grid (HSI) pixels (default 3)")
     parser.add_argument("--batch-size", type=int, default=32, help="patches per step (default 32)")
     parser.add_argument("--validation-fraction", type=float, default=0.25,
                         help="share of labelled pixels held out in spatial blocks (default 0.25)")
     parser.add_argument("--block-size-px", type=int, default=64,
                         help="side of a validation block in RGB pixels (default 64)")
-    parser.add_argument("--patches-per-epoch", type=int, default=64,
-                        help="random patches per epoch (default 64)")
+    parser.add_argument("--patches-per-epoch", type=int, default=128,
+                        help="random patches per epoch (default 128)")
 
 
 def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:

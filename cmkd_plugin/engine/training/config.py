@@ -73,21 +73,26 @@ class TeacherTrainConfig:
         patience_epochs: early stopping: epochs without validation improvement.
         augment: apply the modality-specific augmentations.
         encoder_width: channels of each modality encoder.
+        encoder_depth: 3x3 convs per modality encoder. 0 (per-pixel 1x1 encoders) by default:
+            with a few hundred labelled pixels, spatial context lets the teacher memorise the
+            surroundings of each label (measured on the simulator: validation OA 0.38 with
+            depth 2 against a per-pixel model's 0.69 on the same labels).
         embed_dim: shared fused feature space (256 in the design; smaller only for tests).
         n_heads: attention heads (8 in the design).
         seed: seed of weights, sampling and augmentation.
     """
 
     epochs: int = 30
-    patches_per_epoch: int = 64
+    patches_per_epoch: int = 128
     batch_size: int = 32
-    patch_size_px: int = 7
+    patch_size_px: int = 3
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     modality_dropout: float = 0.15
     patience_epochs: int = 8
     augment: bool = True
     encoder_width: int = 32
+    encoder_depth: int = 0
     embed_dim: int = 256
     n_heads: int = 8
     seed: int = 0

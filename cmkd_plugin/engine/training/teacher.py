@@ -84,6 +84,7 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
         n_classes=scene.n_classes,
         modalities=tuple(ModalitySpec(k, v.shape[0]) for k, v in inputs.items()),
         encoder_width=config.encoder_width,
+        encoder_depth=config.encoder_depth,
         embed_dim=config.embed_dim,
         n_heads=config.n_heads,
     )
