@@ -8,6 +8,8 @@ from __future__ import annotations
 from qgis.PyQt.QtWidgets import QAction
 
 MENU = "&CMKD Survey"
+#: Shown first in the menu: without an engine nothing else runs.
+SETUP_ALGORITHM = "setupengine"
 
 
 def _open_algorithm(alg_id: str) -> None:
@@ -16,9 +18,15 @@ def _open_algorithm(alg_id: str) -> None:
     execAlgorithmDialog(alg_id, {})
 
 
+def menu_order(algorithms) -> list:
+    """"Set up engine" first, then the others by group and name."""
+    return sorted(algorithms, key=lambda a: (a.name() != SETUP_ALGORITHM, a.group(),
+                                             a.displayName()))
+
+
 def add_menu_actions(iface, provider) -> list:
     actions = []
-    for alg in sorted(provider.algorithms(), key=lambda a: (a.group(), a.displayName())):
+    for alg in menu_order(provider.algorithms()):
         action = QAction(alg.icon(), alg.displayName() + "…", iface.mainWindow())
         action.triggered.connect(lambda _checked=False, a=alg.id(): _open_algorithm(a))
         iface.addPluginToMenu(MENU, action)

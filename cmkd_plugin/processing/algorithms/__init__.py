@@ -1,5 +1,6 @@
 """Every CMKD algorithm, in toolbox order. Add a new algorithm's class here."""
 
+from .setupengine import SetupEngineAlgorithm
 from .enginecheck import EngineCheckAlgorithm
 from .simulatesurvey import SimulateSurveyAlgorithm
 from .carbonation import CarbonationAlgorithm
@@ -7,6 +8,7 @@ from .mapping import ClassifyAlgorithm, EvaluateAlgorithm
 from .training import DistillStudentAlgorithm, TrainTeacherAlgorithm
 
 ALGORITHMS = [
+    SetupEngineAlgorithm,
     EngineCheckAlgorithm,
     SimulateSurveyAlgorithm,
     TrainTeacherAlgorithm,
