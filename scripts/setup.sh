@@ -34,6 +34,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
       -c requirements/constraints.txt -r requirements/dev.txt
   echo "$want" > "$stamp"
 fi
+bash scripts/make_wheelhouse.sh  # wheels for the offline "Set up engine" tests
 PROJ_DATA=${PROJ_DATA:-/usr/share/proj} "$VENV/bin/python" - <<'PY'
 import numpy, torch, rasterio, geopandas
 assert numpy.__version__.startswith("1."), "numpy 2 shadows Debian's numpy 1.x: " + numpy.__version__
