@@ -49,7 +49,8 @@ def test_zip_installs_into_an_empty_profile(tmp_path, engine_python):
     for required in ("cmkd_plugin/metadata.txt", "cmkd_plugin/__init__.py",
                      "cmkd_plugin/resources/icons/cmkd.svg",
                      "cmkd_plugin/requirements/engine.txt",
-                     "cmkd_plugin/engine/__main__.py"):
+                     "cmkd_plugin/engine/__main__.py",
+                     "cmkd_plugin/i18n/cmkd_plugin_ja.qm"):
         assert required in names
     assert not any("__pycache__" in n for n in names)
 

@@ -1,0 +1,618 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="ja">
+  <context>
+    <name>ApplySidecarStyle</name>
+    <message>
+      <source>Could not apply the style {}: {}</source>
+      <translation>スタイル {} を適用できませんでした: {}</translation>
+    </message>
+  </context>
+  <context>
+    <name>BundledModel</name>
+    <message>
+      <source>Full survey workflow (simulate → train → distil → classify → carbonation)</source>
+      <translation>調査ワークフロー全体（シミュレーション → 学習 → 蒸留 → 分類 → 炭酸塩化）</translation>
+    </message>
+    <message>
+      <source>Workflows</source>
+      <translation>ワークフロー</translation>
+    </message>
+  </context>
+  <context>
+    <name>CarbonationAlgorithm</name>
+    <message>
+      <source>Carbonation rate (t CO2/ha/yr)</source>
+      <translation>炭酸塩化速度（t CO2/ha/年）</translation>
+    </message>
+    <message>
+      <source>Carbonation rate and site CO2 uptake</source>
+      <translation>炭酸塩化速度とサイト別 CO2 吸収量</translation>
+    </message>
+    <message>
+      <source>Carbonation rate uncertainty (t CO2/ha/yr)</source>
+      <translation>炭酸塩化速度の不確かさ（t CO2/ha/年）</translation>
+    </message>
+    <message>
+      <source>Class probabilities (from Classify minerals)</source>
+      <translation>クラス確率（「鉱物を分類」の出力）</translation>
+    </message>
+    <message>
+      <source>Classes without a coefficient</source>
+      <translation>係数のないクラス</translation>
+    </message>
+    <message>
+      <source>Coefficient table (CSV; empty = the shipped table)</source>
+      <translation>係数表（CSV、空欄 = 同梱の表）</translation>
+    </message>
+    <message>
+      <source>Scale to t CO2/ha/yr (empty = the documented default)</source>
+      <translation>t CO2/ha/年 への換算係数（空欄 = 文書化された既定値）</translation>
+    </message>
+    <message>
+      <source>Site CO2 uptake</source>
+      <translation>サイト別 CO2 吸収量</translation>
+    </message>
+    <message>
+      <source>Site id field</source>
+      <translation>サイト ID フィールド</translation>
+    </message>
+    <message>
+      <source>Sites (polygons)</source>
+      <translation>サイト（ポリゴン）</translation>
+    </message>
+    <message>
+      <source>Total uptake (t CO2/yr): over the sites, or the whole raster without sites</source>
+      <translation>総吸収量（t CO2/年）：サイトの合計、サイトがなければラスタ全体</translation>
+    </message>
+    <message>
+      <source>Turns mineral probabilities (from 'Classify minerals') into a carbonation-rate layer in t CO2 per hectare per year: rate = SCALE × Σ p(class) × coefficient(class), with an uncertainty layer (the spread of the coefficient under the class probabilities).
+
+Coefficients come from a CSV table (class, coefficient, unit, source); the shipped table holds the relative coefficients of the method (olivine 0.85, wollastonite 0.92, serpentine 0.45, basalt 0.28; carbonate products, vegetation, water 0) with literature CO2 capacities for reference and sources for each. Class names are matched without regard to case; classes missing on either side are listed in the log.
+
+With site polygons, each site gets its area (ha), valid-pixel fraction, mean rate, total uptake (t CO2/yr) and its uncertainty, and the dominant mineral with its share; pixels on site borders count by the fraction of their area inside the site, and pixel areas are exact in the raster's CRS (ellipsoidal for geographic CRS). The methods note (resources/carbonation/METHODS.md) gives every formula and source.</source>
+      <translation>鉱物の確率（「鉱物を分類」の出力）を、ヘクタール・年あたりの t CO2 で表した炭酸塩化速度レイヤに変換します：速度 = SCALE × Σ p(クラス) × 係数(クラス)。あわせて不確かさレイヤ（クラス確率のもとでの係数のばらつき）を出力します。
+
+係数は CSV 表（class, coefficient, unit, source）から読み込みます。同梱の表には本手法の相対係数（かんらん石 0.85、珪灰石 0.92、蛇紋石 0.45、玄武岩 0.28、炭酸塩生成物・植生・水は 0）と、参考としての文献上の CO2 吸収容量、それぞれの出典が含まれます。クラス名は大文字と小文字を区別せずに照合し、どちらか一方にしかないクラスはログに列挙します。
+
+サイトのポリゴンを指定すると、各サイトについて面積（ha）、有効ピクセルの割合、平均速度、総吸収量（t CO2/年）とその不確かさ、優占鉱物とその割合を求めます。サイト境界上のピクセルはサイト内に含まれる面積の割合で数え、ピクセル面積はラスタの座標参照系で正確に計算します（地理座標系では楕円体上で計算）。すべての式と出典は手法ノート（resources/carbonation/METHODS.md）にあります。</translation>
+    </message>
+  </context>
+  <context>
+    <name>ClassifyAlgorithm</name>
+    <message>
+      <source>Class names</source>
+      <translation>クラス名</translation>
+    </message>
+    <message>
+      <source>Class probabilities</source>
+      <translation>クラス確率</translation>
+    </message>
+    <message>
+      <source>Classify minerals</source>
+      <translation>鉱物を分類</translation>
+    </message>
+    <message>
+      <source>Confidence</source>
+      <translation>信頼度</translation>
+    </message>
+    <message>
+      <source>Device</source>
+      <translation>デバイス</translation>
+    </message>
+    <message>
+      <source>Maps minerals with a CMKD model (the RGB student, or the teacher where hyperspectral and DEM data exist) over rasters of any size, tile by tile, streaming the results to disk so memory does not grow with the raster.
+
+The model card says which inputs are needed. HSI and DEM are aligned on the fly to the RGB grid whatever their CRS, resolution or extent; HSI bands are matched to the model's wavelengths (read from ENVI headers, GeoTIFF band metadata or band names). Input scaling (8/16-bit RGB, reflectance ×10000 or 0–1) is detected.
+
+Tiles overlap and are stitched without seams. Nodata in any required input gives nodata in every output. EXTENT and MASK limit the processing area.
+
+Outputs: classes (colour table and class names, loaded with a legend), probabilities (one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 maximum probability, band 2 normalised entropy).</source>
+      <translation>CMKD モデル（RGB 生徒モデル、またはハイパースペクトルと DEM があれば教師モデル）で、任意の大きさのラスタの鉱物をタイルごとにマッピングします。結果は逐次ディスクに書き出すため、ラスタが大きくてもメモリ使用量は増えません。
+
+必要な入力はモデルカードに記載されています。HSI と DEM は、座標参照系・解像度・範囲にかかわらず、その場で RGB のグリッドに合わせます。HSI のバンドはモデルの波長に合わせて変換します（波長は ENVI ヘッダ、GeoTIFF のバンドメタデータ、またはバンド名から読み取ります）。入力のスケール（8/16 ビット RGB、反射率 ×10000 または 0–1）は自動検出します。
+
+タイルは重ねて処理し、継ぎ目なく結合します。必要な入力のいずれかが nodata の場所は、すべての出力で nodata になります。EXTENT と MASK で処理範囲を限定できます。
+
+出力：クラス（カラーテーブルとクラス名付き、凡例つきで読み込まれます）、確率（クラスごとに 1 バンド、バンド名はクラス名。「炭酸塩化速度」の入力）、信頼度（バンド 1：最大確率、バンド 2：正規化エントロピー）。</translation>
+    </message>
+    <message>
+      <source>Mineral classes</source>
+      <translation>鉱物クラス</translation>
+    </message>
+    <message>
+      <source>Model file (default: the bundled RGB student)</source>
+      <translation>モデルファイル（既定：同梱の RGB 生徒モデル）</translation>
+    </message>
+    <message>
+      <source>Model kind</source>
+      <translation>モデルの種類</translation>
+    </message>
+    <message>
+      <source>No model file given and no bundled model is installed; train one with 'Train teacher' and 'Distil RGB student'.</source>
+      <translation>モデルファイルが指定されておらず、同梱モデルもインストールされていません。「教師モデルを学習」と「RGB 生徒モデルを蒸留」で学習してください。</translation>
+    </message>
+    <message>
+      <source>Processing extent</source>
+      <translation>処理範囲</translation>
+    </message>
+    <message>
+      <source>Processing mask (polygons)</source>
+      <translation>処理マスク（ポリゴン）</translation>
+    </message>
+    <message>
+      <source>Tile overlap (pixels)</source>
+      <translation>タイルの重なり（ピクセル）</translation>
+    </message>
+    <message>
+      <source>Tile size (pixels)</source>
+      <translation>タイルサイズ（ピクセル）</translation>
+    </message>
+    <message>
+      <source>Tiles per batch</source>
+      <translation>バッチあたりのタイル数</translation>
+    </message>
+  </context>
+  <context>
+    <name>CmkdAlgorithm</name>
+    <message>
+      <source>Carbon</source>
+      <translation>炭素</translation>
+    </message>
+    <message>
+      <source>Diagnostics</source>
+      <translation>診断</translation>
+    </message>
+    <message>
+      <source>Elevation model (DEM, metres)</source>
+      <translation>標高モデル（DEM、メートル）</translation>
+    </message>
+    <message>
+      <source>Hyperspectral image (HSI, with band wavelengths)</source>
+      <translation>ハイパースペクトル画像（HSI、バンド波長付き）</translation>
+    </message>
+    <message>
+      <source>Mapping</source>
+      <translation>マッピング</translation>
+    </message>
+    <message>
+      <source>RGB image (3 bands)</source>
+      <translation>RGB 画像（3 バンド）</translation>
+    </message>
+    <message>
+      <source>Survey data</source>
+      <translation>調査データ</translation>
+    </message>
+    <message>
+      <source>Training</source>
+      <translation>学習</translation>
+    </message>
+    <message>
+      <source>{} must be a raster file on disk (got '{}'); save it as GeoTIFF first.</source>
+      <translation>{} はディスク上のラスタファイルである必要があります（指定：'{}'）。先に GeoTIFF として保存してください。</translation>
+    </message>
+  </context>
+  <context>
+    <name>CmkdProvider</name>
+    <message>
+      <source>CMKD Survey</source>
+      <translation>CMKD Survey</translation>
+    </message>
+    <message>
+      <source>CMKD Survey {} (cross-modal knowledge distillation for minerals)</source>
+      <translation>CMKD Survey {}（鉱物のためのクロスモーダル知識蒸留）</translation>
+    </message>
+    <message>
+      <source>Engine Python (interpreter with torch and rasterio; empty = automatic)</source>
+      <translation>エンジン Python（torch と rasterio を含むインタプリタ、空欄 = 自動）</translation>
+    </message>
+  </context>
+  <context>
+    <name>CmkdRunner</name>
+    <message>
+      <source> (and {})</source>
+      <translation>（および {}）</translation>
+    </message>
+    <message>
+      <source>The CMKD engine is not set up yet (python3 on PATH, '{}', lacks the package {}): run "Set up engine" ({}) from the CMKD Survey menu or the Processing Toolbox.</source>
+      <translation>CMKD エンジンはまだセットアップされていません（PATH 上の python3 '{}' にパッケージ {} がありません）。CMKD Survey メニューまたはプロセシングツールボックスから「エンジンをセットアップ」（{}）を実行してください。</translation>
+    </message>
+    <message>
+      <source>The CMKD engine is not set up yet: run "Set up engine" ({}) from the CMKD Survey menu or the Processing Toolbox.</source>
+      <translation>CMKD エンジンはまだセットアップされていません。CMKD Survey メニューまたはプロセシングツールボックスから「エンジンをセットアップ」（{}）を実行してください。</translation>
+    </message>
+    <message>
+      <source>The engine Python '{}' (taken from {}) cannot run the CMKD engine (details in the log above): run "Set up engine" ({}) to repair it.</source>
+      <translation>エンジン Python '{}'（{} から取得）では CMKD エンジンを実行できません（詳細は上のログを参照）。「エンジンをセットアップ」（{}）を実行して修復してください。</translation>
+    </message>
+    <message>
+      <source>The engine Python '{}' (taken from {}) does not exist: run "Set up engine" ({}) to install the engine, or correct that setting.</source>
+      <translation>エンジン Python '{}'（{} から取得）が存在しません。「エンジンをセットアップ」（{}）を実行してエンジンをインストールするか、その設定を修正してください。</translation>
+    </message>
+    <message>
+      <source>The engine Python '{}' (taken from {}) does not run: run "Set up engine" ({}) to repair the engine.</source>
+      <translation>エンジン Python '{}'（{} から取得）が起動しません。「エンジンをセットアップ」（{}）を実行してエンジンを修復してください。</translation>
+    </message>
+    <message>
+      <source>The engine Python '{}' (taken from {}) lacks the package {}: run "Set up engine" ({}) to repair the engine, or install its requirements yourself with {}.</source>
+      <translation>エンジン Python '{}'（{} から取得）にパッケージ {} がありません。「エンジンをセットアップ」（{}）を実行してエンジンを修復するか、{} で必要なパッケージをご自身でインストールしてください。</translation>
+    </message>
+  </context>
+  <context>
+    <name>DistillStudentAlgorithm</name>
+    <message>
+      <source>Accuracy retention (student / teacher)</source>
+      <translation>精度保持率（生徒 / 教師）</translation>
+    </message>
+    <message>
+      <source>Class-balanced weighting (rare minerals weigh more)</source>
+      <translation>クラスバランス重み付け（希少な鉱物ほど重く）</translation>
+    </message>
+    <message>
+      <source>Distil RGB student</source>
+      <translation>RGB 生徒モデルを蒸留</translation>
+    </message>
+    <message>
+      <source>Distils a trained teacher into a small RGB-only student that maps minerals wherever RGB imagery exists. The transfer set is every pixel where the teacher's inputs exist, labelled or not.
+
+Loss = T² · KL(teacher ‖ student at temperature T) + feature weight · (1 − cosine of student and teacher features) (+ cross-entropy on labels, if given). T is annealed from the start to the end temperature over the epochs. Class-balanced weighting makes rare minerals weigh more. Progressive distillation goes HSI → simulated multispectral → RGB through an intermediate teacher.
+
+The report compares teacher, student and an RGB-only baseline (the student trained on the labels alone with the same budget): overall accuracy, kappa, macro-F1, per-class F1, accuracy retention, distillation gain, parameters, FLOPs per pixel and CPU speed.</source>
+      <translation>学習済みの教師モデルを、RGB 画像があればどこでも鉱物をマッピングできる小さな RGB 専用の生徒モデルに蒸留します。転移用データは、ラベルの有無にかかわらず、教師モデルの入力がそろうすべてのピクセルです。
+
+損失 = T² · KL(教師 ‖ 温度 T での生徒) + 特徴の重み · (1 − 生徒と教師の特徴のコサイン類似度)（ラベルがあればさらに交差エントロピー）。T はエポックを通じて開始温度から終了温度へ徐々に下げます。クラスバランス重み付けにより希少な鉱物ほど重く扱います。段階的蒸留では、中間の教師を介して HSI → 模擬マルチスペクトル → RGB の順に蒸留します。
+
+レポートでは、教師モデル、生徒モデル、RGB のみのベースライン（同じ学習量でラベルだけから学習した生徒モデル）を比較します：全体精度、カッパ係数、マクロ F1、クラスごとの F1、精度保持率、蒸留による向上、パラメータ数、ピクセルあたりの FLOPs、CPU での速度。</translation>
+    </message>
+    <message>
+      <source>Feature alignment weight</source>
+      <translation>特徴整合の重み</translation>
+    </message>
+    <message>
+      <source>Progressive chain HSI → multispectral → RGB</source>
+      <translation>段階的蒸留 HSI → マルチスペクトル → RGB</translation>
+    </message>
+    <message>
+      <source>RGB-only baseline overall accuracy</source>
+      <translation>RGB のみのベースラインの全体精度</translation>
+    </message>
+    <message>
+      <source>Student overall accuracy</source>
+      <translation>生徒モデルの全体精度</translation>
+    </message>
+    <message>
+      <source>Teacher model file</source>
+      <translation>教師モデルファイル</translation>
+    </message>
+    <message>
+      <source>Teacher overall accuracy</source>
+      <translation>教師モデルの全体精度</translation>
+    </message>
+    <message>
+      <source>Temperature at the end</source>
+      <translation>終了時の温度</translation>
+    </message>
+    <message>
+      <source>Temperature at the start</source>
+      <translation>開始時の温度</translation>
+    </message>
+  </context>
+  <context>
+    <name>EngineCheckAlgorithm</name>
+    <message>
+      <source>CUDA available</source>
+      <translation>CUDA 利用可能</translation>
+    </message>
+    <message>
+      <source>Check engine</source>
+      <translation>エンジンを確認</translation>
+    </message>
+    <message>
+      <source>Engine Python</source>
+      <translation>エンジン Python</translation>
+    </message>
+    <message>
+      <source>Engine report</source>
+      <translation>エンジンレポート</translation>
+    </message>
+    <message>
+      <source>Forward pass throughput (Mpx/s)</source>
+      <translation>順伝播のスループット（Mpx/秒）</translation>
+    </message>
+    <message>
+      <source>GDAL version</source>
+      <translation>GDAL のバージョン</translation>
+    </message>
+    <message>
+      <source>HTML files (*.html);;JSON files (*.json)</source>
+      <translation>HTML ファイル (*.html);;JSON ファイル (*.json)</translation>
+    </message>
+    <message>
+      <source>Probe tile size (pixels)</source>
+      <translation>テスト用タイルサイズ（ピクセル）</translation>
+    </message>
+    <message>
+      <source>Runs the CMKD engine in its own Python interpreter and reports what it finds: the interpreter, the versions of torch, rasterio, GDAL, geopandas and numpy, the number of torch threads, whether a CUDA GPU is available (and its name), and the time of a small forward pass on one RGB tile (milliseconds, megapixels per second).
+
+Run it first after installing, and whenever another algorithm says the engine is missing or broken. The engine interpreter is set in Processing &gt; Options &gt; Providers &gt; CMKD Survey &gt; Engine Python (or the CMKD_ENGINE_PYTHON environment variable).
+
+Output: an HTML report (or JSON, if the file name ends in .json).</source>
+      <translation>CMKD エンジンを専用の Python インタプリタで実行し、検出した内容を報告します：インタプリタ、torch・rasterio・GDAL・geopandas・numpy のバージョン、torch のスレッド数、CUDA GPU の有無（とその名前）、RGB タイル 1 枚に対する小さな順伝播の所要時間（ミリ秒、メガピクセル/秒）。
+
+インストール後に最初に実行し、また他のアルゴリズムがエンジンの欠落や不具合を報告したときにも実行してください。エンジンのインタプリタは プロセシング &gt; オプション &gt; プロバイダ &gt; CMKD Survey &gt; エンジン Python（または環境変数 CMKD_ENGINE_PYTHON）で設定します。
+
+出力：HTML レポート（ファイル名が .json で終わる場合は JSON）。</translation>
+    </message>
+    <message>
+      <source>Timed forward passes</source>
+      <translation>計測する順伝播の回数</translation>
+    </message>
+    <message>
+      <source>torch version</source>
+      <translation>torch のバージョン</translation>
+    </message>
+  </context>
+  <context>
+    <name>EvaluateAlgorithm</name>
+    <message>
+      <source>Accuracy report</source>
+      <translation>精度レポート</translation>
+    </message>
+    <message>
+      <source>Choose a reference layer.</source>
+      <translation>参照レイヤを選択してください。</translation>
+    </message>
+    <message>
+      <source>Class field of a vector reference</source>
+      <translation>ベクタ参照のクラスフィールド</translation>
+    </message>
+    <message>
+      <source>Cohen's kappa</source>
+      <translation>コーエンのカッパ係数</translation>
+    </message>
+    <message>
+      <source>Compares a class raster (from 'Classify minerals') with reference data — labelled points or polygons with a class field, or a truth class raster — and reports overall accuracy, Cohen's kappa, macro-F1, per-class producer's and user's accuracy and the confusion matrix (HTML report with a picture; CSV and JSON beside it).</source>
+      <translation>クラスラスタ（「鉱物を分類」の出力）を参照データ（クラスフィールドを持つラベル付きポイントまたはポリゴン、あるいは正解クラスラスタ）と比較し、全体精度、コーエンのカッパ係数、マクロ F1、クラスごとの生産者精度とユーザー精度、混同行列を報告します（図入りの HTML レポート、同じ場所に CSV と JSON）。</translation>
+    </message>
+    <message>
+      <source>Evaluate mineral map</source>
+      <translation>鉱物マップを評価</translation>
+    </message>
+    <message>
+      <source>HTML files (*.html)</source>
+      <translation>HTML ファイル (*.html)</translation>
+    </message>
+    <message>
+      <source>Macro-F1</source>
+      <translation>マクロ F1</translation>
+    </message>
+    <message>
+      <source>Mineral class raster</source>
+      <translation>鉱物クラスのラスタ</translation>
+    </message>
+    <message>
+      <source>Overall accuracy</source>
+      <translation>全体精度</translation>
+    </message>
+    <message>
+      <source>Reference (labelled vector or truth raster)</source>
+      <translation>参照データ（ラベル付きベクタまたは正解ラスタ）</translation>
+    </message>
+  </context>
+  <context>
+    <name>SetupEngineAlgorithm</name>
+    <message>
+      <source>Base Python to build the environment from (optional; default: found automatically)</source>
+      <translation>環境の作成に使う Python（任意、既定：自動検出）</translation>
+    </message>
+    <message>
+      <source>CPU (works everywhere)</source>
+      <translation>CPU（どこでも動作）</translation>
+    </message>
+    <message>
+      <source>CUDA (NVIDIA GPU; needs an NVIDIA driver)</source>
+      <translation>CUDA（NVIDIA GPU、NVIDIA ドライバが必要）</translation>
+    </message>
+    <message>
+      <source>Device</source>
+      <translation>デバイス</translation>
+    </message>
+    <message>
+      <source>Engine Python</source>
+      <translation>エンジン Python</translation>
+    </message>
+    <message>
+      <source>Folder of wheels for an offline install (optional)</source>
+      <translation>オフラインインストール用の wheel フォルダ（任意）</translation>
+    </message>
+    <message>
+      <source>Installs the CMKD engine (PyTorch and the engine's other packages) into its own Python environment, so that every other CMKD algorithm can run. No terminal needed; run it once after installing the plugin, and again to repair or upgrade the engine.
+
+Steps: find a Python able to make the environment (the one QGIS runs on, or python3 on PATH, or the Base Python you choose); create the environment in the target folder; install the engine's pinned packages (the CPU build of torch unless you choose CUDA and an NVIDIA driver is found; the log says which build was chosen and why); run the engine check; store the new interpreter in Processing &gt; Options &gt; Providers &gt; CMKD Survey &gt; Engine Python.
+
+Offline: point 'Folder of wheels' to a folder of .whl files (made on a machine with internet access with: pip download -r engine.txt -d FOLDER); nothing is downloaded then.
+
+The new environment is built beside any existing one and replaces it only when it works: cancelling, or a failed step, leaves the previous engine as it was. A failed step names the command that failed and shows the end of its output.
+
+Needs about 2 GB of free disk space and a few minutes.</source>
+      <translation>CMKD エンジン（PyTorch とエンジンが使うその他のパッケージ）を専用の Python 環境にインストールし、他のすべての CMKD アルゴリズムを実行できるようにします。ターミナルは不要です。プラグインのインストール後に一度実行し、エンジンの修復や更新のときにも再度実行してください。
+
+手順：環境を作成できる Python を探します（QGIS が使っている Python、PATH 上の python3、または指定したベース Python）。作成先フォルダに環境を作成し、エンジンのバージョン固定されたパッケージをインストールします（CUDA を選び NVIDIA ドライバが見つかった場合を除き torch は CPU 版。どちらを選んだか、その理由をログに記録します）。エンジンの確認を実行し、新しいインタプリタを プロセシング &gt; オプション &gt; プロバイダ &gt; CMKD Survey &gt; エンジン Python に保存します。
+
+オフライン：「wheel フォルダ」に .whl ファイルのフォルダを指定してください（インターネットに接続できるマシンで pip download -r engine.txt -d フォルダ により作成）。この場合は何もダウンロードしません。
+
+新しい環境は既存の環境の隣に作成し、正しく動作した場合にのみ置き換えます。キャンセルや途中の失敗では、以前のエンジンはそのまま残ります。失敗した手順では、失敗したコマンドとその出力の末尾を表示します。
+
+約 2 GB の空きディスク容量と数分の時間が必要です。</translation>
+    </message>
+    <message>
+      <source>Set up engine</source>
+      <translation>エンジンをセットアップ</translation>
+    </message>
+    <message>
+      <source>Stored in Processing &gt; Options &gt; Providers &gt; CMKD Survey &gt; Engine Python: {}</source>
+      <translation>プロセシング &gt; オプション &gt; プロバイダ &gt; CMKD Survey &gt; エンジン Python に保存しました: {}</translation>
+    </message>
+    <message>
+      <source>Target folder (optional; default: cmkd_engine in the QGIS profile folder)</source>
+      <translation>作成先フォルダ（任意、既定：QGIS プロファイルフォルダ内の cmkd_engine）</translation>
+    </message>
+    <message>
+      <source>torch build</source>
+      <translation>torch のビルド</translation>
+    </message>
+    <message>
+      <source>torch version</source>
+      <translation>torch のバージョン</translation>
+    </message>
+  </context>
+  <context>
+    <name>SimulateSurveyAlgorithm</name>
+    <message>
+      <source>Class names (comma-separated)</source>
+      <translation>クラス名（カンマ区切り）</translation>
+    </message>
+    <message>
+      <source>DEM ground sampling distance (m)</source>
+      <translation>DEM の地上解像度（m）</translation>
+    </message>
+    <message>
+      <source>Elevation model (DEM)</source>
+      <translation>標高モデル（DEM）</translation>
+    </message>
+    <message>
+      <source>Generate survey scene</source>
+      <translation>調査シーンを生成</translation>
+    </message>
+    <message>
+      <source>Generates a realistic, georeferenced survey scene to try the plugin and to train default models: co-registered RGB, hyperspectral (HSI) and DEM rasters, each on its own grid as in real surveys, with ground truth.
+
+Spectra are real laboratory spectra (USGS Spectral Library v7) or, for minerals it lacks, modelled from published absorption-band parameters; RGB is what a camera sees of them. The scene has geological units that follow the terrain, mixing at unit boundaries, topographic illumination and shadows (different sun for RGB and HSI), atmospheric residuals and sensor noise.
+
+Presets (12 classes each): earth_carbonation (an enhanced-weathering / mineral-carbonation site) and mars_analogue.
+
+Outputs: RGB (3 bands, 8-bit), HSI (float32 reflectance with band wavelengths and FWHM in nm; ENVI if the file name ends in .img/.bsq/.dat, else GeoTIFF), DEM (float32, m), truth (class raster with colours and names), labels (points with the field 'mineral', only inside the labelled zone), sites (polygons with site_id and name), the HSI flight strip footprint, and a preview PNG. The same seed gives identical rasters.</source>
+      <translation>プラグインの試用や既定モデルの学習のために、現実的で地理参照付きの調査シーンを生成します：実際の調査と同様にそれぞれ独自のグリッドを持つ、位置合わせ済みの RGB・ハイパースペクトル（HSI）・DEM ラスタと正解データです。
+
+スペクトルは実験室で測定された実スペクトル（USGS Spectral Library v7）を用い、そこにない鉱物は公表された吸収帯パラメータからモデル化します。RGB はそれらをカメラで撮影した場合の見え方です。シーンには、地形に沿った地質ユニット、ユニット境界での混合、地形による照明と影（RGB と HSI で異なる太陽位置）、大気の残差、センサーノイズが含まれます。
+
+プリセット（各 12 クラス）：earth_carbonation（風化促進・鉱物炭酸塩化サイト）と mars_analogue（火星アナログ）。
+
+出力：RGB（3 バンド、8 ビット）、HSI（float32 の反射率、nm 単位のバンド波長と FWHM 付き。ファイル名が .img/.bsq/.dat で終わる場合は ENVI、それ以外は GeoTIFF）、DEM（float32、m）、正解（色と名前付きのクラスラスタ）、ラベル（フィールド 'mineral' を持つポイント、ラベル付け範囲内のみ）、サイト（site_id と name を持つポリゴン）、HSI の飛行ストリップの撮影範囲、プレビュー PNG。同じシードからは同一のラスタが生成されます。</translation>
+    </message>
+    <message>
+      <source>Ground truth classes</source>
+      <translation>正解クラス</translation>
+    </message>
+    <message>
+      <source>HSI bands (400–2500 nm)</source>
+      <translation>HSI のバンド数（400–2500 nm）</translation>
+    </message>
+    <message>
+      <source>HSI coordinate reference system (empty = same as RGB)</source>
+      <translation>HSI の座標参照系（空欄 = RGB と同じ）</translation>
+    </message>
+    <message>
+      <source>HSI footprint</source>
+      <translation>HSI の撮影範囲</translation>
+    </message>
+    <message>
+      <source>HSI ground sampling distance (m)</source>
+      <translation>HSI の地上解像度（m）</translation>
+    </message>
+    <message>
+      <source>Hyperspectral image (HSI)</source>
+      <translation>ハイパースペクトル画像（HSI）</translation>
+    </message>
+    <message>
+      <source>Labelled points</source>
+      <translation>ラベル付きポイント</translation>
+    </message>
+    <message>
+      <source>Labelled points per class</source>
+      <translation>クラスあたりのラベル付きポイント数</translation>
+    </message>
+    <message>
+      <source>PNG files (*.png)</source>
+      <translation>PNG ファイル (*.png)</translation>
+    </message>
+    <message>
+      <source>Preset</source>
+      <translation>プリセット</translation>
+    </message>
+    <message>
+      <source>Preview picture</source>
+      <translation>プレビュー画像</translation>
+    </message>
+    <message>
+      <source>RGB ground sampling distance (m)</source>
+      <translation>RGB の地上解像度（m）</translation>
+    </message>
+    <message>
+      <source>RGB image</source>
+      <translation>RGB 画像</translation>
+    </message>
+    <message>
+      <source>Random seed</source>
+      <translation>乱数シード</translation>
+    </message>
+    <message>
+      <source>Scene size (RGB pixels per side)</source>
+      <translation>シーンの大きさ（一辺の RGB ピクセル数）</translation>
+    </message>
+    <message>
+      <source>Sites</source>
+      <translation>サイト</translation>
+    </message>
+  </context>
+  <context>
+    <name>TrainTeacherAlgorithm</name>
+    <message>
+      <source>Teacher overall accuracy (validation)</source>
+      <translation>教師モデルの全体精度（検証）</translation>
+    </message>
+    <message>
+      <source>Train teacher (RGB + HSI + DEM)</source>
+      <translation>教師モデルを学習（RGB + HSI + DEM）</translation>
+    </message>
+    <message>
+      <source>Trains the multi-modal teacher: one encoder per input (RGB, hyperspectral, DEM with derived slope and hillshade) projected into a shared 256-dimensional space, 8-head cross-modal attention at every pixel, and a classifier. Inputs may have any CRS, resolution and extent: they are aligned on the fly to the RGB grid. The class list comes from the labels' class field.
+
+Training uses class-weighted cross-entropy, modality-specific augmentation (spectral warping and band dropout for HSI, noise and tilt for the DEM, colour jitter for RGB), modality dropout (so the teacher tolerates a missing input) and early stopping on a validation split made of spatial blocks (no neighbouring-pixel leakage). Nodata is masked out of every loss.
+
+Outputs: the model file (weights and model card: inputs, band wavelengths, normalisation, classes and colours, training parameters and metrics) and an HTML report (a JSON twin is written beside it).</source>
+      <translation>マルチモーダルな教師モデルを学習します：入力ごとのエンコーダ（RGB、ハイパースペクトル、傾斜と陰影起伏を派生させた DEM）を共通の 256 次元空間に射影し、各ピクセルで 8 ヘッドのクロスモーダル注意機構を適用して分類器につなぎます。入力の座標参照系・解像度・範囲は任意で、その場で RGB のグリッドに合わせます。クラスの一覧はラベルのクラスフィールドから取得します。
+
+学習では、クラス重み付き交差エントロピー、モダリティ別のデータ拡張（HSI にはスペクトルの歪みとバンドの欠落、DEM にはノイズと傾き、RGB には色のゆらぎ）、モダリティ・ドロップアウト（入力が欠けても教師モデルが動作するように）、空間ブロックで作った検証用分割による早期終了（隣接ピクセルからの情報漏れなし）を用います。nodata はすべての損失から除外します。
+
+出力：モデルファイル（重みとモデルカード：入力、バンド波長、正規化、クラスと色、学習パラメータと評価指標）と HTML レポート（同じ場所に JSON 版も出力）。</translation>
+    </message>
+  </context>
+  <context>
+    <name>_TrainingAlgorithm</name>
+    <message>
+      <source>Class field</source>
+      <translation>クラスフィールド</translation>
+    </message>
+    <message>
+      <source>Epochs</source>
+      <translation>エポック数</translation>
+    </message>
+    <message>
+      <source>Labelled points or polygons</source>
+      <translation>ラベル付きポイントまたはポリゴン</translation>
+    </message>
+    <message>
+      <source>Model file</source>
+      <translation>モデルファイル</translation>
+    </message>
+    <message>
+      <source>Random seed</source>
+      <translation>乱数シード</translation>
+    </message>
+    <message>
+      <source>Training report</source>
+      <translation>学習レポート</translation>
+    </message>
+  </context>
+</TS>
