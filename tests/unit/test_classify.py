@@ -537,3 +537,23 @@ def test_classify_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
                      "--output-classes", str(tmp_path / "x.tif")])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+
+def test_outputs_name_their_product_so_carbonation_accepts_them(tmp_path: Path) -> None:
+    """classify tags its rasters CMKD_PRODUCT=classes/probabilities/confidence."""
+    from cmkd_plugin.engine.carbon.rate import inspect_probabilities
+    from cmkd_plugin.engine.geo.write import PRODUCT_TAG
+
+    rgb = write_rgb(tmp_path / "rgb.tif", 40, 50)
+    out = tmp_path / "out"
+    paths = {"classes": out / "c.tif", "probabilities": out / "p.tif", "confidence": out / "f.tif"}
+    classify(student_file(tmp_path / "student.safetensors"), rgb,
+             output_classes=paths["classes"], output_probabilities=paths["probabilities"],
+             output_confidence=paths["confidence"], config=SMALL)
+    for product, path in paths.items():
+        with rasterio.open(path) as ds:
+            assert ds.tags()[PRODUCT_TAG] == product
+    warnings: list[str] = []
+    inspect_probabilities(paths["probabilities"], Feedback(on_warning=warnings.append))
+    assert warnings == []

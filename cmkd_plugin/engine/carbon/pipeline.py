@@ -14,6 +14,7 @@ import numpy as np
 from ..atomic import AtomicOutputs, check_writable
 from ..errors import InputError
 from ..feedback import Feedback
+from ..geo.write import PRODUCT_TAG
 from . import rate as rate_mod
 from . import sites as sites_mod
 from .coefficients import default_scale, match_classes, read_coefficients
@@ -126,7 +127,7 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
             feedback.warning(
                 f"Sites overlap ({100 * shared:.3g} % of their summed area): each site reports "
                 "its own total, so TOTAL_T_CO2_PER_YR counts overlapping areas more than once.")
-    tags = {"CMKD_PRODUCT": "carbonation_rate", "CMKD_SCALE_T_CO2_PER_HA_YR": repr(float(scale)),
+    tags = {PRODUCT_TAG: "carbonation_rate", "CMKD_SCALE_T_CO2_PER_HA_YR": repr(float(scale)),
             "CMKD_COEFFICIENTS": coeff_json, "CMKD_COEFFICIENT_TABLE_SHA256": table_sha,
             "CMKD_FORMULA": "rate = SCALE * sum_k p_k c_k; sd = SCALE * sqrt(sum_k p_k "
                             "(c_k - sum_j p_j c_j)^2)",

@@ -24,8 +24,8 @@ from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.grid import display_name, open_raster, require_crs
 from ..geo.tiling import PixelWindow
+from ..geo.write import PRODUCT_TAG
 
-PRODUCT_TAG = "CMKD_PRODUCT"
 PROBABILITIES_PRODUCT = "probabilities"
 RATE_UNIT = "t CO2 ha-1 yr-1"
 RATE_BAND = "carbonation_rate_t_co2_per_ha_yr"

@@ -17,7 +17,14 @@ from rasterio.enums import Resampling
 
 from ..geo.grid import Grid
 from ..geo.tiling import PixelWindow
-from ..geo.write import CLASS_NODATA, build_overviews, class_qml, gtiff_profile, hex_to_rgb
+from ..geo.write import (
+    CLASS_NODATA,
+    PRODUCT_TAG,
+    build_overviews,
+    class_qml,
+    gtiff_profile,
+    hex_to_rgb,
+)
 from .inference import confidence
 
 CONFIDENCE_BANDS = ("max_probability", "normalised_entropy")
@@ -87,21 +94,21 @@ class StreamedOutputs:
                 ds.write_colormap(1, colormap)
                 ds.set_band_description(1, "class")
                 ds.update_tags(1, CLASS_NAMES=",".join(self.class_names))
-                ds.update_tags(**tags)
+                ds.update_tags(**tags, **{PRODUCT_TAG: "classes"})
             if paths.probabilities is not None:
                 ds = rasterio.open(paths.probabilities, "w", **gtiff_profile(
                     count=k, dtype="float32", nodata=float("nan"), interleave="band", **common))
                 self._open["probabilities"] = ds
                 for i, name in enumerate(self.class_names, start=1):
                     ds.set_band_description(i, name)
-                ds.update_tags(**tags)
+                ds.update_tags(**tags, **{PRODUCT_TAG: "probabilities"})
             if paths.confidence is not None:
                 ds = rasterio.open(paths.confidence, "w", **gtiff_profile(
                     count=2, dtype="float32", nodata=float("nan"), interleave="band", **common))
                 self._open["confidence"] = ds
                 for i, name in enumerate(CONFIDENCE_BANDS, start=1):
                     ds.set_band_description(i, name)
-                ds.update_tags(**tags)
+                ds.update_tags(**tags, **{PRODUCT_TAG: "confidence"})
         except BaseException:
             self.close()
             raise

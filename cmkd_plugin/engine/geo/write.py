@@ -28,6 +28,10 @@ CLASS_NODATA = 255
 BLOCK_PX = 256
 WAVELENGTH_UNITS = "Nanometers"
 
+#: GeoTIFF tag naming which CMKD product a raster is (classes, probabilities, confidence,
+#: carbonation_rate, ...): consumers check it instead of guessing from band names.
+PRODUCT_TAG = "CMKD_PRODUCT"
+
 
 def hex_to_rgb(colour: str) -> tuple[int, int, int]:
     """``"#rrggbb"`` -> (r, g, b)."""
