@@ -177,10 +177,19 @@ class AlignedReader:
 
     def read_raw(self, window: PixelWindow) -> np.ndarray:
         """Unscaled float32 values ``(bands, h, w)`` of ``window`` on the grid; NaN invalid."""
-        if self._vrt is not None:
-            return self._vrt.read(indexes=list(self.bands), window=window.to_rasterio(),
-                                  out_dtype="float32")
-        return self._read_offset(window)
+        from rasterio.errors import RasterioIOError
+
+        try:
+            if self._vrt is not None:
+                return self._vrt.read(indexes=list(self.bands), window=window.to_rasterio(),
+                                      out_dtype="float32")
+            return self._read_offset(window)
+        except RasterioIOError as exc:
+            # A truncated or damaged file opens (its header is intact) and fails at a block.
+            raise InputError(
+                f"{self.config.role} raster '{display_name(self.path)}' cannot be read: the file "
+                f"is damaged or truncated ({exc}). Copy or export it again."
+            ) from None
 
     def _read_offset(self, window: PixelWindow) -> np.ndarray:
         from rasterio.windows import Window
