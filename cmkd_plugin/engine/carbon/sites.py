@@ -361,6 +361,11 @@ def read_sites(path: str | os.PathLike[str], raster_crs: Any, transform: Any, n_
     if frame.crs is None or (frame.crs.name or "").startswith("Undefined"):
         raise InputError(f"Sites layer '{name}' has no coordinate reference system; assign one "
                          "(QGIS: Vector > Data Management Tools > Assign Projection).")
+    if len(frame) == 0:
+        # An empty layer would give an empty table and a total of 0 t CO2, which reads as a
+        # result; say so instead.
+        raise InputError(f"Sites layer '{name}' has no features; draw or load the site "
+                         "polygons, or leave the sites empty to write only the rate rasters.")
     columns = [c for c in frame.columns if c != frame.geometry.name]
     if id_field not in columns:
         match = [c for c in columns if c.casefold() == id_field.casefold()]
