@@ -68,6 +68,27 @@ def check_writable(final: str | os.PathLike[str]) -> Path:
     return final
 
 
+def refuse_inputs_as_outputs(inputs: Sequence[str | os.PathLike[str] | None],
+                             outputs: Sequence[str | os.PathLike[str] | None]) -> None:
+    """Fail before any work when an output would replace one of the run's inputs.
+
+    The atomic rename would otherwise swap the input for the result: the run "succeeds" and the
+    field data is gone. Paths are compared after resolving links, so ``./a.tif`` and a symlink
+    to it count as the same file. ``None`` entries are ignored.
+    """
+    resolved = {}
+    for p in inputs:
+        if p:
+            path = str(p).split("|", 1)[0]  # QGIS layer sources: 'file.gpkg|layername=x'
+            resolved[os.path.realpath(os.path.expanduser(path))] = path
+    for out in outputs:
+        if out and os.path.realpath(os.path.expanduser(str(out))) in resolved:
+            raise InputError(
+                f"Output '{out}' is also an input of this run; writing it would replace the "
+                "input. Choose another output name."
+            )
+
+
 class AtomicOutputs:
     """A group of outputs committed together.
 
