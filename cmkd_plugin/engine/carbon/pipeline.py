@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import AtomicOutputs, check_writable
+from ..atomic import AtomicOutputs, check_writable, refuse_inputs_as_outputs
 from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.write import PRODUCT_TAG
@@ -80,6 +80,8 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
     if output_sites and not sites:
         raise InputError("A sites output was requested without a sites layer; give the sites "
                          "polygons or leave the sites output empty.")
+    refuse_inputs_as_outputs([str(probabilities), sites, config.coefficients_path],
+                             [output_rate, output_uncertainty, output_sites])
     for out in (output_rate, output_uncertainty, output_sites):
         if out:
             check_writable(out)
@@ -134,6 +136,7 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
             "CMKD_SOURCE_PROBABILITIES": Path(str(probabilities)).name}
 
     import rasterio
+    import rasterio.errors
     from rasterio.enums import Resampling
 
     from ..geo.write import build_overviews, gtiff_profile
@@ -163,7 +166,14 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
             with rasterio.open(str(probabilities)) as src:
                 for i, win in enumerate(windows):
                     feedback.check_cancelled()
-                    probs = src.read(window=win.to_rasterio()).astype(np.float64)
+                    try:
+                        probs = src.read(window=win.to_rasterio()).astype(np.float64)
+                    except rasterio.errors.RasterioIOError as exc:
+                        # The header opened; a block is cut off (interrupted copy/download).
+                        raise InputError(
+                            f"Probability raster '{Path(str(probabilities)).name}' cannot be "
+                            f"read: the file is damaged or truncated ({exc}). Copy or export "
+                            "it again.") from None
                     valid = rate_mod.valid_mask(probs, info.nodata)
                     rate, sd = rate_mod.rate_and_uncertainty(probs, match.coefficients, scale,
                                                              valid)
