@@ -145,6 +145,7 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
     total = 0.0
     raster_total = 0.0
     sum_off = 0
+    valid_pixels = 0
     # GDAL's block cache defaults to 5 % of RAM and would grow with the raster; a fixed cache
     # keeps the whole run's memory independent of the raster size.
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), AtomicOutputs() as outs:
@@ -175,6 +176,17 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
                             f"read: the file is damaged or truncated ({exc}). Copy or export "
                             "it again.") from None
                     valid = rate_mod.valid_mask(probs, info.nodata)
+                    outside = probs[:, valid]
+                    outside = outside[(outside < -rate_mod.SUM_TOLERANCE)
+                                      | (outside > 1.0 + rate_mod.SUM_TOLERANCE)]
+                    if outside.size:
+                        # A negative "probability" would give a negative CO2 uptake that still
+                        # adds into the site totals; such a raster is not a probability raster.
+                        raise InputError(
+                            f"Probability raster '{Path(str(probabilities)).name}' has values "
+                            f"outside 0..1 (e.g. {float(outside[0]):.6g}); give the "
+                            "probabilities written by classify, not another raster.")
+                    valid_pixels += int(valid.sum())
                     rate, sd = rate_mod.rate_and_uncertainty(probs, match.coefficients, scale,
                                                              valid)
                     sums = probs[:, valid].sum(axis=0)
@@ -192,6 +204,11 @@ def run_carbonation(probabilities: str | os.PathLike[str], *, output_rate: str |
                             if site.touches(win):
                                 sites_mod.accumulate(site, win, rows_ha, valid, rate, sd, probs)
                     feedback.progress(90.0 * (i + 1) / len(windows))
+            if valid_pixels == 0:
+                feedback.warning(
+                    f"No pixel of '{Path(str(probabilities)).name}' has valid probabilities "
+                    "(all nodata, NaN or infinite): the rate rasters are all nodata and every "
+                    "total is 0.")
             for key, dst in dsts.items():
                 build_overviews(dst, Resampling.average)
                 dst.close()
