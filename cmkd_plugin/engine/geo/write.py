@@ -15,6 +15,7 @@ give byte-identical files. Callers pass the (partial) path from :class:`AtomicOu
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Sequence
@@ -160,6 +161,14 @@ def write_class_raster(path: str | os.PathLike[str], classes: np.ndarray, *, crs
     from osgeo import gdal  # noqa: PLC0415 - only here: rasterio has no category-name setter
 
     ds = gdal.Open(str(path), gdal.GA_Update)
+    if ds is None:
+        # Without gdal.UseExceptions() a failed open returns None. The usual cause is a file
+        # that GDAL could not write completely without raising: a full disk.
+        reason = gdal.GetLastErrorMsg() or "unknown GDAL error"
+        folder = os.statvfs(Path(path).parent)
+        if folder.f_bavail * folder.f_frsize < 1 << 20:
+            raise OSError(errno.ENOSPC, f"No space left on device writing '{path}' ({reason})")
+        raise OSError(f"Cannot reopen the class raster '{path}' just written ({reason}).")
     try:
         names = list(class_names) + [""] * (CLASS_NODATA - len(class_names))
         ds.GetRasterBand(1).SetCategoryNames(names[:CLASS_NODATA] + ["nodata"])
