@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import os
@@ -34,6 +35,23 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signatu
     global _cancel_requested
     _cancel_requested = True
     raise CancelledError("Stopped by the caller; no output was written.")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says the disk or quota is full.
+
+    GDAL reports ENOSPC inside RasterioIOError/CPLE_* texts, so the message is checked too.
+    """
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _load(name: str) -> ModuleType:
@@ -142,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("input", f"Invalid arguments for '{ns.command}': see the messages above.", 2)
     except Exception as exc:  # noqa: BLE001 - last resort: report, never hang
         traceback.print_exc()
+        if _disk_full(exc):
+            # Outputs are atomic, so the partial files are already gone; nothing was replaced.
+            return fail("resources", "The disk is full: the outputs could not be written, and "
+                        "no output was left or replaced. Free some space or choose an output "
+                        "folder on another disk.", 2)
         return fail("internal", f"Internal error: {exc!r}. Please report it with the log.", 1)
 
     if writer is not None:
