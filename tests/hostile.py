@@ -201,8 +201,10 @@ def corrupted_gpkg(src: Path, dst: Path) -> Path:
 
 
 @contextlib.contextmanager
-def tiny_filesystem(folder: Path, size: str = "64k", read_only: bool = False) -> Iterator[Path]:
-    """Mount a size-limited tmpfs on ``folder`` (optionally read-only); skip if not permitted.
+def tiny_filesystem(folder: Path, size: str = "64k", read_only: bool = False,
+                    fill: bool = False) -> Iterator[Path]:
+    """Mount a size-limited tmpfs on ``folder`` (read-only, or ``fill``-ed to the last block);
+    skip if mounting is not permitted.
 
     Tests run as root, so permission bits cannot make a folder unwritable; a read-only mount can.
     """
@@ -217,6 +219,14 @@ def tiny_filesystem(folder: Path, size: str = "64k", read_only: bool = False) ->
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip()}); run as root to test this")
     try:
+        if fill:
+            # Leave no free block, so even a tiny output (a report, a JSON) hits ENOSPC.
+            with open(folder / "filler.bin", "wb", buffering=0) as f:
+                try:
+                    while True:
+                        f.write(b"\0" * 4096)
+                except OSError:
+                    pass
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
