@@ -159,7 +159,15 @@ def read_coefficients(path: str | os.PathLike[str] | None = None) -> Coefficient
     header: list[str] | None = None
     rows: list[Coefficient] = []
     seen: dict[str, int] = {}
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # e.g. a field over csv's 128 KiB limit (a pasted blob, an unclosed quote).
+            raise InputError(f"Coefficient table '{name}', line {reader.line_num}: not a valid "
+                             f"CSV row ({exc}); check the quotes on that line.") from None
         line = reader.line_num
         if not record or all(not c.strip() for c in record) or record[0].lstrip().startswith("#"):
             continue  # blank lines and comment lines
