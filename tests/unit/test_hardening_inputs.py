@@ -192,6 +192,8 @@ CASES: dict[str, tuple[Build, str]] = {
         "--hsi", H.write_hsi(t / "nowl.tif", wavelengths=False)], r"wavelength"),
     "classify/teacher-without-hsi": (lambda b, t: classify_argv(b, t, model=b.teacher) + [
         "--dem", b.dem], r"HSI|hyperspectral"),
+    "classify/dem-3-bands": (lambda b, t: classify_argv(b, t, teacher=True) + [
+        "--dem", H.write_rgb(t / "dem3.tif", 24, 24, dtype="float32", pixel_m=2.0)], r"dem3\.tif"),
     "classify/mask-corrupted": (lambda b, t: classify_argv(
         b, t, extra=["--mask", H.corrupted_gpkg(b.sites, t / "bad.gpkg")]), r"bad\.gpkg"),
     "classify/mask-zero-byte": (lambda b, t: classify_argv(
@@ -549,3 +551,34 @@ def test_malicious_pickle_given_as_model_never_runs(base: Base, tmp_path: Path) 
         H.assert_refused(outcome, r"pickle|not a .*model|safetensors", out_dirs=[tmp_path / "out"],
                          before=H.file_hashes([bomb]))
     assert not marker.exists()
+
+
+def test_hsi_band_order_is_matched_by_wavelength(base: Base, tmp_path: Path) -> None:
+    # The same cube with its bands (and their wavelength tags) in reverse order: same map.
+    with rasterio.open(base.hsi) as src:
+        cube, profile = src.read(), src.profile
+        tags = [src.tags(i) for i in range(1, src.count + 1)]
+    reversed_hsi = tmp_path / "reversed.tif"
+    with rasterio.open(reversed_hsi, "w", **profile) as dst:
+        dst.write(cube[::-1])
+        for i, tag in enumerate(tags[::-1], start=1):
+            dst.update_tags(i, **tag)
+    maps = []
+    for name, hsi in (("a", base.hsi), ("b", reversed_hsi)):
+        argv = classify_argv(base, tmp_path / name, teacher=True)
+        argv[argv.index("--hsi") + 1] = hsi
+        outcome = H.run_cli(argv)
+        assert outcome.code == 0, outcome.describe()
+        maps.append(_read(tmp_path / name / "out" / "p.tif"))
+    np.testing.assert_allclose(maps[0], maps[1], atol=1e-6)
+
+
+def test_invalid_reference_polygons_are_repaired_with_a_warning(base: Base, tmp_path: Path) -> None:
+    reference = H.write_vector(tmp_path / "bow.gpkg", [H.bowtie(H.ORIGIN[0] + 2, H.ORIGIN[1] - 2, 20),
+                                                        H.site_box(25, 25, 10)],
+                               {"mineral": ["calcite", "olivine"]})
+    outcome = H.run_cli(evaluate_argv(base, tmp_path, reference=reference))
+    assert outcome.code == 0, outcome.describe()
+    assert any("invalid geometry" in m.message and "repaired" in m.message
+               for m in outcome.messages if m.type == "warning")
+    assert 0.0 <= outcome.result["OA"] <= 1.0
