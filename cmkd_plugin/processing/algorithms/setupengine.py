@@ -67,18 +67,17 @@ class SetupEngineAlgorithm(CmkdAlgorithm):
             defaultValue=0,
         ))
         self.addParameter(QgsProcessingParameterFile(
-            self.WHEELS_FOLDER, self.tr("Folder of wheels for an offline install (optional)"),
+            self.WHEELS_FOLDER, self.tr("Folder of wheels for an offline install"),
             behavior=QgsProcessingParameterFile.Folder, optional=True,
         ))
         self.add_advanced(QgsProcessingParameterFile(
             self.TARGET_FOLDER,
-            self.tr("Target folder (optional; default: cmkd_engine in the QGIS profile folder)"),
+            self.tr("Target folder (default: cmkd_engine in the QGIS profile folder)"),
             behavior=QgsProcessingParameterFile.Folder, optional=True,
         ))
         self.add_advanced(QgsProcessingParameterFile(
             self.BASE_PYTHON,
-            self.tr("Base Python to build the environment from (optional; default: found "
-                    "automatically)"),
+            self.tr("Base Python to build the environment from (default: found automatically)"),
             behavior=QgsProcessingParameterFile.File, optional=True,
         ))
         self.addOutput(QgsProcessingOutputString(self.ENGINE_PYTHON, self.tr("Engine Python")))
