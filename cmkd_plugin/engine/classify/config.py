@@ -71,6 +71,8 @@ class ClassifyConfig:
         rgb_scaling: how RGB values become 0-1 (``auto`` detects; see
             :class:`~..geo.scaling.Scaling` for the forced modes, e.g. ``12bit``).
         hsi_scaling: same for the HSI (``auto``: integer reflectance x 10000, float as is).
+        dask_scheduler: address of a Dask scheduler (``tcp://host:8786``) whose workers run
+            the tiles (see ``docs/DISTRIBUTED.md``); None runs in this process.
     """
 
     tile_size_px: int = 256
@@ -82,6 +84,7 @@ class ClassifyConfig:
     gdal_cache_mb: int = 64
     rgb_scaling: str = "auto"
     hsi_scaling: str = "auto"
+    dask_scheduler: str | None = None
 
     def __post_init__(self) -> None:
         if not 16 <= self.tile_size_px <= 8192:
@@ -94,5 +97,10 @@ class ClassifyConfig:
 
         Scaling.parse(self.rgb_scaling)  # InputError listing the valid names
         Scaling.parse(self.hsi_scaling)
+        if self.dask_scheduler is not None and not re.match(r"^[a-z]+://\S+$",
+                                                             self.dask_scheduler):
+            raise InputError(
+                f"Dask scheduler '{self.dask_scheduler}' must be an address such as "
+                "'tcp://192.168.1.10:8786' (as printed by 'dask scheduler').")
         if self.gdal_cache_mb < 8:
             raise InputError(f"GDAL cache must be at least 8 MB (got {self.gdal_cache_mb}).")

@@ -88,12 +88,8 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
         InputError, ModelFileError: bad input, detected before any output is created when
             possible; CancelledError: cancelled (no output left).
     """
-    import rasterio
-    import torch
-
-    from ..models.modelfile import load_model
-    from .inference import Predictor, pick_device, receptive_radius_px
-    from .inputs import ModelInputs
+    from ..edge.metadata import is_onnx_path
+    from .inference import pick_device, receptive_radius_px
 
     feedback = feedback or Feedback()
     start = time.perf_counter()
@@ -109,7 +105,14 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
             raise InputError(f"Output {key} '{path}' must be a GeoTIFF (.tif).")
 
     device = pick_device(config.device)
-    net, card = load_model(model, expect_kind=expect_kind)
+    predictor, card = load_predictor(model, expect_kind, device)
+    if config.dask_scheduler:
+        from ..distributed.client import connect
+
+        # Connect before any output exists: an unreachable scheduler leaves nothing behind.
+        dask_client = connect(config.dask_scheduler, feedback)
+    else:
+        dask_client = None
     radius = receptive_radius_px(card)
     if config.overlap_px // 2 < radius:
         feedback.warning(
@@ -117,9 +120,52 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
             f"radius ({radius} px): tile edges may show; raise the overlap to {2 * radius} px.")
     tiling = TilingConfig(config.tile_size_px, config.overlap_px)
     model_name = Path(str(model)).stem
+    runtime = "onnxruntime (CPU)" if is_onnx_path(model) else f"device {device.type}"
     feedback.info(f"Model '{display_name(model)}': {card.kind} on "
                   f"{', '.join(card.architecture.modality_names)}, {len(card.classes)} classes; "
-                  f"device {device.type}.")
+                  f"{runtime}.")
+    try:
+        return _classify(model, rgb, hsi, dem, finals, config, card, predictor, dask_client,
+                         tiling, model_name, start, expect_kind, feedback)
+    finally:
+        if dask_client is not None:
+            dask_client.close()
+
+
+def load_predictor(model: str | os.PathLike[str], expect_kind: str | None,
+                   device: Any) -> tuple[Any, Any]:
+    """``(predictor, card)`` for a CMKD model file (torch) or an exported ``.onnx`` file.
+
+    Raises:
+        ModelFileError: bad file, missing CMKD metadata, or a model of the wrong kind.
+    """
+    from ..edge.metadata import is_onnx_path
+
+    if is_onnx_path(model):
+        from ..edge.metadata import read_onnx_card
+        from ..edge.predictor import OnnxPredictor
+        from ..errors import ModelFileError
+
+        card, _meta = read_onnx_card(model)
+        if expect_kind is not None and card.kind != expect_kind:
+            raise ModelFileError(
+                f"'{model}' is an exported {card.kind} model, but a {expect_kind} model is "
+                "needed here; export the right model with cmkd:exportedge.")
+        return OnnxPredictor(model, card), card
+    from ..models.modelfile import load_model
+    from .inference import Predictor
+
+    net, card = load_model(model, expect_kind=expect_kind)
+    return Predictor(net, card, device), card
+
+
+def _classify(model: Any, rgb: Any, hsi: Any, dem: Any, finals: dict[str, Path],
+              config: ClassifyConfig, card: Any, predictor: Any, dask_client: Any,
+              tiling: TilingConfig, model_name: str, start: float, expect_kind: str | None,
+              feedback: Feedback) -> ClassifyResult:
+    import rasterio
+
+    from .inputs import ModelInputs
 
     with rasterio.Env(GDAL_CACHEMAX=config.gdal_cache_mb * 1024 * 1024):
         grid = Grid.from_raster(rgb, "RGB")
@@ -130,7 +176,6 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
                 feedback.info(f"{name.upper()} scaling: {reason}.")
             mask = VectorMask(config.mask_path, area) if config.mask_path else None
             plan = StitchPlan(area.width, area.height, tiling)
-            predictor = Predictor(net, card, device)
             tags = {"MODEL_NAME": model_name, "MODEL_KIND": card.kind,
                     "MODEL_MODALITIES": ",".join(inputs.used),
                     "CLASS_NAMES": ",".join(card.class_names)}
@@ -138,8 +183,16 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
                 partial = OutputPaths(**{k: atomic.add(v) for k, v in finals.items()})
                 with StreamedOutputs(partial, area, card.class_names,
                                      [c.colour for c in card.classes], tags) as out:
-                    run, skipped = _run_tiles(plan, inputs, mask, predictor, out,
-                                              config.batch_size, feedback.step(0, 95))
+                    if dask_client is None:
+                        run, skipped = _run_tiles(plan, inputs, mask, predictor, out,
+                                                  config.batch_size, feedback.step(0, 95))
+                    else:
+                        from ..distributed.client import BlockSpec, run_distributed
+
+                        spec = BlockSpec(str(model), str(rgb), _opt(hsi), _opt(dem), config,
+                                         expect_kind)
+                        run, skipped = run_distributed(dask_client, spec, plan, out,
+                                                       feedback.step(0, 95))
                     feedback.check_cancelled()
                     out.finish()
                 feedback.progress(100)
@@ -152,6 +205,10 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
                   f"({pixels / seconds / 1e6:.3f} Mpx/s); {run} tiles run, {skipped} skipped.")
     return ClassifyResult({k: str(v) for k, v in finals.items()}, card.class_names, card.kind,
                           pixels, seconds, run, skipped, inputs.used)
+
+
+def _opt(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else str(path)
 
 
 def _run_tiles(plan: StitchPlan, inputs: Any, mask: VectorMask | None, predictor: Any,

@@ -13,4 +13,5 @@ COMMANDS: dict[str, str] = {
     "trainteacher": "cmkd_plugin.engine.commands.trainteacher",
     "distillstudent": "cmkd_plugin.engine.commands.distillstudent",
     "carbonation": "cmkd_plugin.engine.commands.carbonation",
+    "exportedge": "cmkd_plugin.engine.commands.exportedge",
 }

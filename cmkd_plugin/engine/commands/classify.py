@@ -12,7 +12,7 @@ HELP = ("Classify RGB (+ HSI/DEM for a teacher) with a model file, tile by tile;
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file (.safetensors), teacher or student")
+    parser.add_argument("--model", required=True, help="model file (.safetensors/.cmkd) or exported .onnx, teacher or student")
     parser.add_argument("--rgb", required=True, help="RGB raster (3 bands); its grid is the output grid")
     parser.add_argument("--hsi", help="hyperspectral raster with band wavelengths (teacher)")
     parser.add_argument("--dem", help="elevation raster in metres (teacher)")
@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (detected), reflectance10000, unit, declared, ...")
     parser.add_argument("--model-kind", choices=("any", "teacher", "student"), default="any",
                         help="refuse a model of the other kind (default: accept both)")
+    parser.add_argument("--dask-scheduler",
+                        help="Dask scheduler address (tcp://host:8786) whose workers run the tiles; "
+                             "empty: this machine")
     parser.add_argument("--output-classes", help="class raster (.tif)")
     parser.add_argument("--output-probabilities", help="probability raster (.tif)")
     parser.add_argument("--output-confidence", help="confidence raster (.tif)")
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
     config = ClassifyConfig(
         tile_size_px=args.tile_size, overlap_px=args.overlap, batch_size=args.batch_size,
         device=args.device, extent=Extent.parse(args.extent) if args.extent else None,
-        mask_path=args.mask or None, rgb_scaling=args.rgb_scaling, hsi_scaling=args.hsi_scaling)
+        mask_path=args.mask or None, rgb_scaling=args.rgb_scaling, hsi_scaling=args.hsi_scaling,
+        dask_scheduler=args.dask_scheduler or None)
     result = classify(
         args.model, args.rgb, hsi=args.hsi or None, dem=args.dem or None,
         output_classes=args.output_classes or None,
