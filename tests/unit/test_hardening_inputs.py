@@ -367,7 +367,7 @@ def _params():
         yield pytest.param(build, pattern, id=case_id, marks=marks)
 
 
-@pytest.mark.parametrize(("build", "pattern"), _params())
+@pytest.mark.parametrize(("build", "pattern"), list(_params()))
 def test_hostile_input_is_refused_cleanly(base: Base, tmp_path: Path, build: Build,
                                          pattern: str) -> None:
     argv = build(base, tmp_path)
