@@ -88,6 +88,9 @@ class ClassifyAlgorithm(CmkdAlgorithm):
                 key, self.tr(label), optional=key != "OUTPUT_CLASSES"))
         self.addOutput(QgsProcessingOutputString("CLASSES", self.tr("Class names")))
         self.addOutput(QgsProcessingOutputString("MODEL_KIND", self.tr("Model kind")))
+        self.addOutput(QgsProcessingOutputNumber("PIXELS", self.tr("Pixels classified")))
+        self.addOutput(QgsProcessingOutputNumber(
+            "SECONDS", self.tr("Seconds spent classifying (read, infer, stitch, write)")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         model = self.parameterAsFile(parameters, self.MODEL, context)
@@ -121,6 +124,9 @@ class ClassifyAlgorithm(CmkdAlgorithm):
         outputs = dict(paths)
         outputs["CLASSES"] = ",".join(result.get("CLASSES", []))
         outputs["MODEL_KIND"] = str(result.get("MODEL_KIND", ""))
+        for key in ("PIXELS", "SECONDS"):
+            if result.get(key) is not None:
+                outputs[key] = float(result[key])
         return outputs
 
 
