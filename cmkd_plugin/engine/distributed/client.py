@@ -18,7 +18,8 @@ from .worker import BlockSpec, run_block
 
 __all__ = ["BlockSpec", "connect", "run_distributed", "blocks"]
 
-CONNECT_TIMEOUT_S = 10.0
+# distributed retries a refused connection until this timeout; a LAN scheduler answers in ms.
+CONNECT_TIMEOUT_S = 5.0
 WORKER_WAIT_S = 30.0
 BATCHES_PER_BLOCK = 2
 BLOCKS_IN_FLIGHT_PER_WORKER = 2
@@ -104,22 +105,20 @@ def run_distributed(client: Any, spec: BlockSpec, plan: StitchPlan, out: Any,
     done_tiles = run = skipped = 0
     tasks_of: dict[Any, Sequence[TileTask]] = {}
     run_id = uuid.uuid4().hex[:12]
-    pool = as_completed()
 
-    def submit_next() -> bool:
+    def submit_next() -> Any:
         try:
             first, block = next(todo)
         except StopIteration:
-            return False
+            return None
         future = client.submit(run_block, spec, block, pure=False, retries=BLOCK_RETRIES,
                                key=f"cmkd-block-{run_id}-{first}")
         tasks_of[future] = block
-        pool.add(future)
-        return True
+        return future
 
-    for _ in range(limit):
-        if not submit_next():
-            break
+    initial = [f for f in (submit_next() for _ in range(limit)) if f is not None]
+    # This client is not the process default (set_as_default=False), so pass its loop.
+    pool = as_completed(initial, loop=client.loop)
     try:
         for future in pool:
             feedback.check_cancelled()
@@ -142,7 +141,9 @@ def run_distributed(client: Any, spec: BlockSpec, plan: StitchPlan, out: Any,
                     run += 1
             done_tiles += len(block)
             feedback.progress(100.0 * done_tiles / total)
-            submit_next()
+            following = submit_next()
+            if following is not None:
+                pool.add(following)
     except BaseException:
         # Cancelled or failed: nothing more of this run is wanted from the cluster.
         client.cancel(list(tasks_of))
