@@ -175,3 +175,26 @@ def test_two_runs_writing_the_same_output_leave_one_complete_file(engine_python:
     assert tag in scales
     np.testing.assert_allclose(ratio, tag, rtol=1e-5)
     assert _partials(rate.parent) == []
+
+
+def test_refusals_reach_the_caller_through_the_launcher(engine_python: str, tmp_path: Path) -> None:
+    # The matrix runs the command line in-process; this checks the same refusals out of process.
+    rgb = H.write_rgb(tmp_path / "in" / "rgb.tif")
+    junk = H.garbage(tmp_path / "in" / "model.safetensors")
+    before = H.file_hashes([tmp_path / "in"])
+    out = tmp_path / "out" / "c.tif"
+    with pytest.raises(launcher.EngineRunError) as info:
+        launcher.run_engine(engine_python, "classify",
+                            ["--model", str(junk), "--rgb", str(rgb), "--output-classes", str(out)],
+                            outputs=[str(out)])
+    assert info.value.kind == "model" and "model.safetensors" in str(info.value)
+    probs = H.write_probabilities(tmp_path / "in" / "p.tif")
+    before = H.file_hashes([tmp_path / "in"])
+    with H.tiny_filesystem(tmp_path / "full", fill=True) as full:
+        with pytest.raises(launcher.EngineRunError, match="disk is full") as info:
+            launcher.run_engine(engine_python, "carbonation",
+                                ["--probabilities", str(probs), "--output-rate", str(full / "r.tif")],
+                                outputs=[str(full / "r.tif")])
+        assert info.value.kind == "resources"
+        assert sorted(p.name for p in full.iterdir()) == ["filler.bin"]
+    assert not out.exists() and H.file_hashes([tmp_path / "in"]) == before
