@@ -59,8 +59,14 @@ def check_writable(final: str | os.PathLike[str]) -> Path:
                 "Choose a folder you can write to."
             ) from None
     if not os.access(folder, os.W_OK | os.X_OK):
+        reason = "permission denied"
+        try:
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                reason = "read-only file system, e.g. a CD, a write-protected card or share"
+        except (OSError, AttributeError):  # no statvfs on Windows
+            pass
         raise InputError(
-            f"Cannot write to the output folder '{folder}' (permission denied). "
+            f"Cannot write to the output folder '{folder}' ({reason}). "
             "Choose a folder you can write to."
         )
     if final.exists() and not os.access(final, os.W_OK):
