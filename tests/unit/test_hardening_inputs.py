@@ -421,7 +421,8 @@ def test_read_only_output_folder_is_refused_before_work(base: Base, tmp_path: Pa
         argv = _folder_cases(base, out)[command]
         before = H.file_hashes([base.folder])
         outcome = H.run_cli(argv)
-        H.assert_refused(outcome, r"Cannot write to the output folder", out_dirs=[out], before=before)
+        H.assert_refused(outcome, r"Cannot write to the output folder .*read-only file system",
+                         out_dirs=[out], before=before)
 
 
 @pytest.mark.parametrize("command", [
