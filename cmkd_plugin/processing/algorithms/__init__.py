@@ -5,6 +5,7 @@ from .enginecheck import EngineCheckAlgorithm
 from .simulatesurvey import SimulateSurveyAlgorithm
 from .carbonation import CarbonationAlgorithm
 from .mapping import ClassifyAlgorithm, EvaluateAlgorithm
+from .exportedge import ExportEdgeAlgorithm
 from .training import DistillStudentAlgorithm, TrainTeacherAlgorithm
 
 ALGORITHMS = [
@@ -13,6 +14,7 @@ ALGORITHMS = [
     SimulateSurveyAlgorithm,
     TrainTeacherAlgorithm,
     DistillStudentAlgorithm,
+    ExportEdgeAlgorithm,
     ClassifyAlgorithm,
     EvaluateAlgorithm,
     CarbonationAlgorithm,

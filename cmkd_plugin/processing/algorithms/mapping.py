@@ -57,6 +57,7 @@ class ClassifyAlgorithm(CmkdAlgorithm):
     OVERLAP = "OVERLAP"
     BATCH_SIZE = "BATCH_SIZE"
     DEVICE = "DEVICE"
+    DASK_SCHEDULER = "DASK_SCHEDULER"
     OUTPUTS = {"OUTPUT_CLASSES": ("Mineral classes", "--output-classes"),
                "OUTPUT_PROBABILITIES": ("Class probabilities", "--output-probabilities"),
                "OUTPUT_CONFIDENCE": ("Confidence", "--output-confidence")}
@@ -65,7 +66,8 @@ class ClassifyAlgorithm(CmkdAlgorithm):
         models = bundled_models()
         self.addParameter(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model file (default: the bundled RGB student)"),
-            extension="cmkd", defaultValue=models[0] if models else None))
+            defaultValue=models[0] if models else None,
+            fileFilter=self.tr("CMKD or ONNX models (*.cmkd *.safetensors *.onnx)")))
         self.add_modality_inputs(hsi_optional=True, dem_optional=True)
         self.addParameter(QgsProcessingParameterExtent(
             self.EXTENT, self.tr("Processing extent"), optional=True))
@@ -83,6 +85,9 @@ class ClassifyAlgorithm(CmkdAlgorithm):
         self.add_advanced(QgsProcessingParameterEnum(
             self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=DEVICES[0],
             usesStaticStrings=True))
+        self.add_advanced(QgsProcessingParameterString(
+            self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; empty: "
+                                         "this computer)"), optional=True))
         for key, (label, _flag) in self.OUTPUTS.items():
             self.addParameter(QgsProcessingParameterRasterDestination(
                 key, self.tr(label), optional=key != "OUTPUT_CLASSES"))
@@ -112,6 +117,9 @@ class ClassifyAlgorithm(CmkdAlgorithm):
                  "--overlap", str(self.parameterAsInt(parameters, self.OVERLAP, context)),
                  "--batch-size", str(self.parameterAsInt(parameters, self.BATCH_SIZE, context)),
                  "--device", self.parameterAsEnumString(parameters, self.DEVICE, context)]
+        scheduler = (self.parameterAsString(parameters, self.DASK_SCHEDULER, context) or "").strip()
+        if scheduler:
+            args += ["--dask-scheduler", scheduler]
         paths = {}
         for key, (_label, flag) in self.OUTPUTS.items():
             path = self.parameterAsOutputLayer(parameters, key, context)
