@@ -137,6 +137,9 @@ class BasePython:
     #: them (``--system-site-packages``) so the geospatial stack is the one QGIS uses.
     has_geo_stack: bool
     numpy_version: str = ""
+    #: pip is importable from it (Debian's python3-pip): a venv sharing its site-packages can
+    #: use that pip and skip ensurepip, which is most of the time ``venv`` takes.
+    has_pip: bool = False
 
     def describe(self) -> str:
         v = ".".join(str(p) for p in self.version)
@@ -152,6 +155,7 @@ info = {"executable": sys.executable,
         "ensurepip": u.find_spec("ensurepip") is not None,
         "rasterio": u.find_spec("rasterio") is not None,
         "geopandas": u.find_spec("geopandas") is not None,
+        "pip": u.find_spec("pip") is not None,
         "numpy": ""}
 try:
     import numpy
@@ -194,7 +198,8 @@ def probe_base_python(candidate: str, origin: str,
     if not Path(executable).exists():
         executable = str(info["executable"])
     return BasePython(executable=executable, version=version, origin=origin,
-                      has_geo_stack=geo, numpy_version=numpy_version)
+                      has_geo_stack=geo, numpy_version=numpy_version,
+                      has_pip=bool(info.get("pip")))
 
 
 def host_python_candidates(executable: str = sys.executable, base_prefix: str = sys.base_prefix,

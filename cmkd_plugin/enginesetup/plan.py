@@ -163,6 +163,8 @@ def venv_command(base: BasePython, venv_dir: Path) -> list[str]:
     argv = [base.executable, "-m", "venv"]
     if base.has_geo_stack:
         argv.append("--system-site-packages")
+        if base.has_pip:
+            argv.append("--without-pip")  # the shared site-packages already bring pip
     return argv + [str(venv_dir)]
 
 

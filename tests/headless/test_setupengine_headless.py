@@ -8,6 +8,7 @@ has no torch — what a user who just installed the zip has.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import json
 import os
 import shutil
@@ -103,9 +104,14 @@ def test_failed_setup_names_the_command_and_leaves_nothing(tmp_path,
 @pytest.mark.slow
 def test_setup_offline_persists_and_repairs(tmp_path, debian_python_without_torch):
     """The acceptance test of issue 11 (two real environments with torch, ~3 minutes)."""
-    if not any(WHEELHOUSE.glob("torch-*.whl")):
-        pytest.skip("build/wheelhouse has no torch wheel: run scripts/make_wheelhouse.sh "
-                    "(make setup does)")
+    requirements = ROOT / "requirements"
+    # The stamp scripts/make_wheelhouse.sh writes: the wheels match today's requirements.
+    want = hashlib.sha256((requirements / "engine.txt").read_bytes()
+                          + (requirements / "constraints.txt").read_bytes()).hexdigest()
+    stamp = WHEELHOUSE / ".cmkd-requirements.sha"
+    if not stamp.exists() or stamp.read_text().strip() != want:
+        pytest.skip("build/wheelhouse is missing or older than requirements/engine.txt: run "
+                    "scripts/make_wheelhouse.sh (make setup does)")
     config = tmp_path / "empty config"
     venv = config / "profiles" / "default" / "cmkd_engine" / "venv"
     try:

@@ -33,9 +33,14 @@ from cmkd_plugin.enginesetup.locate import (
     SOURCE_SETTING,
     host_python_candidates,
 )
-from cmkd_plugin.enginesetup.plan import check_inputs, detect_nvidia_driver, pip_install_command
+from cmkd_plugin.enginesetup.plan import (
+    check_inputs,
+    detect_nvidia_driver,
+    pip_install_command,
+    venv_command,
+)
 
-GEO_BASE = BasePython("/usr/bin/python3.11", (3, 11, 2), "test", True, "1.24.2")
+GEO_BASE = BasePython("/usr/bin/python3.11", (3, 11, 2), "test", True, "1.24.2", has_pip=True)
 PLAIN_BASE = BasePython("/opt/python/bin/python3", (3, 12, 1), "test", False, "")
 
 
@@ -138,6 +143,9 @@ def test_pip_command(tmp_path):
     assert "--isolated" in argv and "--extra-index-url" not in argv
     assert argv[argv.index("-c") + 1] == str(req / "constraints.txt")
     assert argv[-2:] == ["-r", str(req / "engine.txt")]
+    assert venv_command(GEO_BASE, tmp_path / "v")[-3:] == ["--system-site-packages",
+                                                            "--without-pip", str(tmp_path / "v")]
+    assert venv_command(PLAIN_BASE, tmp_path / "v")[-2:] == ["venv", str(tmp_path / "v")]
 
     online = pip_install_command(python, PLAIN_BASE, SetupConfig(tmp_path),
                                  choose_torch_build("cpu", None, "Windows", False))
@@ -190,7 +198,8 @@ def test_activate_swaps_and_fixes_moved_paths(tmp_path):
     (old_bin / "marker").write_text("old")
     new_bin.mkdir(parents=True)
     (new_bin / "pip").write_text(f"#!{new_bin}/python3.11\nimport pip\n")
-    (config.partial_dir / "pyvenv.cfg").write_text(f"command = python -m venv {config.partial_dir}\n")
+    (config.partial_dir / "pyvenv.cfg").write_text(
+        f"command = python -m venv {config.partial_dir}\n")
     assert _activate(config) is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["venv"]
     assert (old_bin / "pip").read_text().startswith(f"#!{old_bin}/python3.11")
