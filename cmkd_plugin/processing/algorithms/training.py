@@ -35,9 +35,11 @@ class _TrainingAlgorithm(CmkdAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             self.LABELS, self.tr("Labelled points or polygons"), POINT_OR_POLYGON,
             optional=optional))
+        # Optional even when labels are required: qgis_process 3.22 does not apply a field
+        # parameter's default, and the engine's default is the same 'mineral'.
         self.addParameter(QgsProcessingParameterField(
             self.LABEL_FIELD, self.tr("Class field"), defaultValue="mineral",
-            parentLayerParameterName=self.LABELS, optional=optional))
+            parentLayerParameterName=self.LABELS, optional=True))
 
     def add_common_tail(self, default_epochs: int) -> None:
         self.addParameter(QgsProcessingParameterNumber(
