@@ -239,3 +239,36 @@ def test_exportedge_command_line(student: Path, tmp_path: Path,
                      str(tmp_path / "x.onnx")])
     assert code == 2
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_teacher_exports_and_matches_torch_where_every_modality_is_valid(tmp_path: Path) -> None:
+    from cmkd_plugin.engine.models.config import DEM_CHANNELS, ModalitySpec, TeacherConfig
+    from cmkd_plugin.engine.models.modelfile import load_model
+    from cmkd_plugin.engine.models.teacher import Teacher
+
+    torch.manual_seed(3)
+    config = TeacherConfig(n_classes=3, modalities=(ModalitySpec("rgb", 3), ModalitySpec("dem", 3)),
+                           encoder_width=8, encoder_depth=1, embed_dim=16, n_heads=2,
+                           classifier_hidden=8)
+    card = ModelCard(kind="teacher", architecture=config,
+                     modalities=(ModalityCard("rgb", ("red", "green", "blue"), (0.5,) * 3, (0.25,) * 3),
+                                 ModalityCard("dem", DEM_CHANNELS, (300.0, 10.0, 0.6), (30.0, 5.0, 0.2))),
+                     classes=(ClassCard("a", "#111111"), ClassCard("b", "#222222"),
+                              ClassCard("c", "#333333")),
+                     tile_size_px=32, tile_overlap_px=8, provenance=Provenance.now())
+    model_file = save_model(tmp_path / "teacher.cmkd", Teacher(config), card)
+    result = export_onnx(model_file, tmp_path / "teacher.onnx")
+    assert read_onnx_card(result.onnx_path)[0] == card
+    rng = np.random.default_rng(1)
+    tiles = [{"rgb": rng.random((3, 40, 48), dtype=np.float32),
+              "dem": np.stack([300 + 20 * rng.random((40, 48)), 10 * rng.random((40, 48)),
+                               rng.random((40, 48))]).astype(np.float32)} for _ in range(2)]
+    tiles[0]["dem"][:, :8, :8] = np.nan  # the exported teacher is exact only where all are valid
+    net, _ = load_model(model_file)
+    torch_p, torch_v = Predictor(net, card, torch.device("cpu")).predict(tiles)
+    onnx_p, onnx_v = OnnxPredictor(result.onnx_path, card).predict(tiles)
+    assert torch_v[0, :8, :8].all() and not onnx_v[0, :8, :8].any()
+    assert (onnx_v <= torch_v).all() and onnx_v.sum() == torch_v.sum() - 64
+    assert np.abs(onnx_p - torch_p)[np.broadcast_to(onnx_v[:, None], onnx_p.shape)].max() < 1e-4
+    with pytest.raises(ModelFileError, match="needs rgb, dem; dem is missing"):
+        OnnxPredictor(result.onnx_path, card).predict([{"rgb": tiles[0]["rgb"]}])

@@ -14,6 +14,7 @@ data-dependent "is every pixel valid?" shortcut, which the zeroing above makes a
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -135,8 +136,16 @@ def quantize_int8(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLik
 
     convs = [n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type == "Conv"]
     keep_fp32 = [convs[0], convs[-1]] if len(convs) > 2 else []
-    quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
-                     nodes_to_exclude=keep_fp32)
+    root = logging.getLogger()
+    level = root.level
+    # The quantiser logs a warning with a protobuf dump for every shape tensor it skips (the
+    # replicate-padding shape arithmetic): noise in the user's log, so only errors get through.
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32_path), str(int8_path), weight_type=QuantType.QInt8,
+                         nodes_to_exclude=keep_fp32)
+    finally:
+        root.setLevel(level)
     proto = onnx.load(str(int8_path))
     set_metadata(proto, card_metadata(card, "int8"))
     onnx.save(proto, str(int8_path))

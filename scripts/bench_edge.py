@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Benchmark of the edge export (issue 9): fp32/int8 size and latency, and classify throughput
+with torch vs onnxruntime fp32 vs onnxruntime int8 on the same raster.
+
+The default RGB student (untrained; speed and size do not depend on the weights) is exported
+with ``export_onnx(quantize=True)``; ``edge_report`` measures the latency per 512 x 512 tile
+(best of 3, onnxruntime's default threads) and the energy per km² for ``--power-w`` and
+``--gsd-m``. Then the same generated RGB raster is classified end to end (read, infer, stitch,
+write) with each of the three models, one after the other in this process.
+
+Usage::
+
+    PROJ_DATA=/usr/share/proj .venv/bin/python scripts/bench_edge.py [--size 2048]
+        [--power-w 10] [--gsd-m 0.1] [--output-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench_classify import make_models, write_noise  # noqa: E402  (shared generators)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2048, help="raster side in pixels")
+    parser.add_argument("--power-w", type=float, default=10.0, help="device power (W)")
+    parser.add_argument("--gsd-m", type=float, default=0.1, help="ground sampling distance (m)")
+    parser.add_argument("--output-dir", help="folder for the JSON figures (default: print only)")
+    args = parser.parse_args()
+
+    from cmkd_plugin.engine.classify.config import ClassifyConfig
+    from cmkd_plugin.engine.classify.pipeline import classify
+    from cmkd_plugin.engine.edge.export import export_onnx
+    from cmkd_plugin.engine.edge.report import EnergyConfig, edge_report
+
+    work = Path(tempfile.mkdtemp(prefix="cmkd-bench-edge-"))
+    student, _teacher = make_models(work)
+    exported = export_onnx(student, work / "student.onnx", quantize=True)
+    report = edge_report(student, exported.onnx_path, exported.int8_path,
+                         EnergyConfig(args.power_w, args.gsd_m))
+    figures: dict = {"report": json.loads(report.to_json()), "cpu_count": os.cpu_count()}
+    print(report.to_json(), flush=True)
+
+    rgb = write_noise(work / "rgb.tif", args.size, 3, "uint8")
+    config = ClassifyConfig(tile_size_px=256, overlap_px=32, batch_size=4, device="cpu")
+    throughput = {}
+    for name, model in (("torch", student), ("onnx_fp32", exported.onnx_path),
+                        ("onnx_int8", exported.int8_path)):
+        t0 = time.perf_counter()
+        result = classify(model, rgb, output_classes=work / f"{name}.tif", config=config)
+        seconds = time.perf_counter() - t0
+        throughput[name] = result.pixels / seconds / 1e6
+        print(f"{name}: {throughput[name]:.3f} Mpx/s on {args.size}^2", flush=True)
+    figures["classify_size_px"] = args.size
+    figures["classify_mpx_per_s"] = throughput
+    if args.output_dir:
+        out = Path(args.output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench_edge.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
