@@ -173,3 +173,16 @@ def test_command_line_dask_scheduler(cluster: object, files: tuple[Path, Path], 
     local = run(files, tmp_path / "local", LOCAL)
     with rasterio.open(tmp_path / "c.tif") as ds:
         np.testing.assert_array_equal(ds.read(), local["classes"])
+
+
+def test_a_rewritten_model_file_gets_a_new_cache_key(files: tuple[Path, Path], tmp_path: Path) -> None:
+    from cmkd_plugin.engine.distributed.worker import BlockSpec
+
+    rgb, model = files
+    copy = tmp_path / "student.cmkd"
+    copy.write_bytes(model.read_bytes())
+    first = BlockSpec.create(str(copy), str(rgb), None, "/vsicurl/https://example.org/dem.tif", LOCAL)
+    assert first == BlockSpec.create(str(copy), str(rgb), None, "/vsicurl/https://example.org/dem.tif", LOCAL)
+    assert first.stamps[0] is not None and first.stamps[3] is None
+    os.utime(copy, (time.time() + 60, time.time() + 60))
+    assert BlockSpec.create(str(copy), str(rgb), None, "/vsicurl/https://example.org/dem.tif", LOCAL) != first

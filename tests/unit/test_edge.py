@@ -226,13 +226,14 @@ def test_exportedge_command_line(student: Path, tmp_path: Path,
     out = tmp_path / "edge" / "m.onnx"
     code = cli.main(["exportedge", "--model", str(student), "--output-onnx", str(out),
                      "--quantize", "--device-power-w", "5", "--gsd-m", "0.5", "--repeats", "1",
+                     "--tile-px", "128",
                      "--output-report", str(tmp_path / "edge" / "report.json")])
     assert code == 0
     outputs = json.loads(capsys.readouterr().out)
     assert outputs["OUTPUT_ONNX"] == str(out) and out.is_file()
     assert outputs["OUTPUT_INT8"] == str(tmp_path / "edge" / "m.int8.onnx")
     report = json.loads((tmp_path / "edge" / "report.json").read_text())
-    assert report["device_power_w"] == 5.0 and report["gsd_m"] == 0.5
+    assert report["device_power_w"] == 5.0 and report["gsd_m"] == 0.5 and report["tile_px"] == 128
     assert report["fp32_latency_ms_per_tile"] == outputs["FP32_LATENCY_MS"] > 0
     assert not list((tmp_path / "edge").glob(f"*{PARTIAL_MARK}*"))
     code = cli.main(["exportedge", "--model", str(tmp_path / "nope.cmkd"), "--output-onnx",

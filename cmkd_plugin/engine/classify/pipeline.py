@@ -189,8 +189,8 @@ def _classify(model: Any, rgb: Any, hsi: Any, dem: Any, finals: dict[str, Path],
                     else:
                         from ..distributed.client import BlockSpec, run_distributed
 
-                        spec = BlockSpec(str(model), str(rgb), _opt(hsi), _opt(dem), config,
-                                         expect_kind)
+                        spec = BlockSpec.create(str(model), str(rgb), _opt(hsi), _opt(dem),
+                                                config, expect_kind)
                         run, skipped = run_distributed(dask_client, spec, plan, out,
                                                        feedback.step(0, 95))
                     feedback.check_cancelled()

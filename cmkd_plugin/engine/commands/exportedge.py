@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gsd-m", type=float, default=0.1,
                         help="ground sampling distance in metres for the energy estimate (default 0.1)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (default 3)")
+    parser.add_argument("--tile-px", type=int, default=512,
+                        help="tile side for the latency and energy figures (default 512)")
     parser.add_argument("--output-report", help="JSON report file (optional)")
 
 
@@ -29,15 +31,19 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
     from ..edge.export import export_onnx
     from ..edge.report import EnergyConfig, edge_report
 
+    from ..errors import InputError
+
+    if not 16 <= args.tile_px <= 8192:
+        raise InputError(f"Tile size must be between 16 and 8192 pixels (got {args.tile_px}).")
     energy = EnergyConfig(device_power_w=args.device_power_w, gsd_m=args.gsd_m)
     report_path = check_writable(args.output_report) if args.output_report else None
     feedback.info("Exporting to ONNX" + (" and quantising to int8." if args.quantize else "."))
     result = export_onnx(args.model, args.output_onnx, quantize=args.quantize)
     feedback.progress(50)
     feedback.check_cancelled()
-    feedback.info("Measuring latency per 512 x 512 tile on this CPU.")
+    feedback.info(f"Measuring latency per {args.tile_px} x {args.tile_px} tile on this CPU.")
     report = edge_report(args.model, result.onnx_path, result.int8_path, energy,
-                         repeats=args.repeats)
+                         repeats=args.repeats, tile_px=args.tile_px)
     if report_path is not None:
         with atomic_output(report_path) as tmp:
             tmp.write_text(report.to_json() + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ A worker keeps the opened model and inputs of the last runs (keyed by the run's
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class BlockSpec:
         rgb, hsi, dem: input rasters (paths or GDAL virtual paths).
         config: the run's configuration (extent, mask, scaling, batch size...).
         expect_kind: ``teacher``/``student`` or None.
+        stamps: (modification time, size) of each local file above, as the client sees them:
+            part of the cache key, so a file rewritten at the same path between two runs is
+            opened again rather than served from a worker's cache.
     """
 
     model: str
@@ -42,6 +46,22 @@ class BlockSpec:
     dem: str | None
     config: ClassifyConfig
     expect_kind: str | None = None
+    stamps: tuple[tuple[float, int] | None, ...] = ()
+
+    @classmethod
+    def create(cls, model: str, rgb: str, hsi: str | None, dem: str | None,
+               config: ClassifyConfig, expect_kind: str | None = None) -> "BlockSpec":
+        """A spec stamped with the current state of its files."""
+        paths = (model, rgb, hsi, dem, config.mask_path)
+        return cls(model, rgb, hsi, dem, config, expect_kind, tuple(_stamp(p) for p in paths))
+
+
+def _stamp(path: str | None) -> tuple[float, int] | None:
+    # GDAL virtual paths (/vsicurl/...) and missing paths have no local stamp.
+    if not path or not os.path.isfile(path):
+        return None
+    st = os.stat(path)
+    return (st.st_mtime, st.st_size)
 
 
 def _open(spec: BlockSpec) -> tuple[Any, Any, Any]:
