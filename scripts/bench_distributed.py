@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -69,6 +70,7 @@ def main() -> int:
             with Client(cluster, set_as_default=False) as client:
                 client.run(_warm)
             timed(f"dask_{n}_worker", cluster.scheduler_address)
+    shutil.rmtree(work, ignore_errors=True)  # generated rasters and models only
     rates = figures["mpx_per_s"]
     figures["speedup_2_over_1_worker"] = rates["dask_2_worker"] / rates["dask_1_worker"]
     print(f"2 workers / 1 worker: {figures['speedup_2_over_1_worker']:.2f}x", flush=True)

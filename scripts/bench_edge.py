@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -62,6 +63,7 @@ def main() -> int:
         seconds = time.perf_counter() - t0
         throughput[name] = result.pixels / seconds / 1e6
         print(f"{name}: {throughput[name]:.3f} Mpx/s on {args.size}^2", flush=True)
+    shutil.rmtree(work, ignore_errors=True)  # generated rasters and models only
     figures["classify_size_px"] = args.size
     figures["classify_mpx_per_s"] = throughput
     if args.output_dir:

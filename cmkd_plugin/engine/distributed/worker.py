@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -51,9 +51,20 @@ class BlockSpec:
     @classmethod
     def create(cls, model: str, rgb: str, hsi: str | None, dem: str | None,
                config: ClassifyConfig, expect_kind: str | None = None) -> "BlockSpec":
-        """A spec stamped with the current state of its files."""
+        """A spec with absolute local paths (workers do not share the client's working folder),
+        stamped with the current state of its files."""
+        model, rgb = _absolute(model), _absolute(rgb)
+        hsi, dem = _absolute(hsi), _absolute(dem)
+        if config.mask_path:
+            config = replace(config, mask_path=_absolute(config.mask_path))
         paths = (model, rgb, hsi, dem, config.mask_path)
         return cls(model, rgb, hsi, dem, config, expect_kind, tuple(_stamp(p) for p in paths))
+
+
+def _absolute(path: str | None) -> str | None:
+    if path and os.path.exists(path):
+        return os.path.abspath(path)
+    return path  # a GDAL virtual path or a path only the workers see: as given
 
 
 def _stamp(path: str | None) -> tuple[float, int] | None:
