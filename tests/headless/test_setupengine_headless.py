@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / "build" / "wheelhouse"
 SETUP_NAME = '"Set up engine" (cmkd:setupengine)'
+#: This module's own copy of the staged plugin (scripts/qgis-process re-stages build/plugin on
+#: every call, which races with other headless runs from the same checkout).
+_STAGED: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def staged_plugin(tmp_path_factory) -> Path:
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "build.py"), "stage"], check=True,
+                   capture_output=True)
+    folder = tmp_path_factory.mktemp("plugin")
+    shutil.copytree(ROOT / "build" / "plugin" / "cmkd_plugin", folder / "cmkd_plugin")
+    assert (folder / "cmkd_plugin" / "metadata.txt").exists()
+    _STAGED["dir"] = str(folder)
+    return folder
 
 
 def _no_engine_env(config: Path) -> dict[str, str]:
     env = dict(os.environ, CMKD_QGIS_CONFIG=str(config), CMKD_ENGINE_PYTHON="auto",
-               PATH="/usr/bin:/bin")
+               PATH="/usr/bin:/bin", CMKD_PLUGIN_DIR=_STAGED["dir"])
     for name in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME"):
         env.pop(name, None)
     return env
@@ -91,6 +106,7 @@ def test_failed_setup_names_the_command_and_leaves_nothing(tmp_path,
     (wheels / "torch-2.13.0-py3-none-any.whl").write_bytes(b"not a wheel")
     out = _qgis(config, "run", "cmkd:setupengine", "--", f"WHEELS_FOLDER={wheels}")
     assert out.returncode != 0
+    assert _error_lines(out), out.stdout + out.stderr
     message = _error_lines(out)[-1]
     assert "Step 'Installing the engine's packages" in message
     assert "-m pip install" in message and "--no-index" in message and "exit code" in message
