@@ -147,6 +147,22 @@ def test_killed_worker_blocks_are_retried_and_output_is_identical(
         client.wait_for_workers(2, timeout=60)
 
 
+def test_cancel_during_a_distributed_run_leaves_nothing(cluster: object,
+                                                        files: tuple[Path, Path],
+                                                        tmp_path: Path) -> None:
+    from cmkd_plugin.engine.errors import CancelledError
+
+    seen: list[float] = []
+    out = tmp_path / "out"
+    with pytest.raises(CancelledError):
+        run(files, out, ClassifyConfig(
+            tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
+            dask_scheduler=cluster.scheduler_address),  # type: ignore[attr-defined]
+            Feedback(on_progress=seen.append, is_cancelled=lambda: any(0 < p < 100 for p in seen)))
+    assert seen and max(seen) < 100
+    assert not out.exists() or not any(out.iterdir())
+
+
 def test_unreachable_scheduler_is_a_clear_error_in_bounded_time(files: tuple[Path, Path],
                                                                 tmp_path: Path) -> None:
     out = tmp_path / "out"
