@@ -44,7 +44,9 @@ def main() -> int:
     parser.add_argument("--student-epochs", type=int, default=30)
     args = parser.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    fb = Feedback(on_warning=lambda m: print("warning: " + m, file=sys.stderr))
+    start = time.perf_counter()
+    fb = Feedback(on_info=lambda m: print(f"[{time.perf_counter() - start:6.0f} s] {m}", file=sys.stderr, flush=True),
+                  on_warning=lambda m: print("warning: " + m, file=sys.stderr, flush=True))
     for preset in args.presets:
         scene = args.work_dir / preset
         if not (scene / "truth.tif").exists():
@@ -71,6 +73,11 @@ def main() -> int:
             files["labels"], str(args.out_dir / f"{preset}_student.cmkd"),
             str(args.out_dir / f"{preset}_student.html"),
             DistillConfig(epochs=args.student_epochs, seed=TRAIN_SEED), feedback=fb)
+        for suffix in ("teacher.cmkd", "teacher.html", "teacher.json", "student.cmkd", "student.html",
+                       "student.json"):
+            target = args.out_dir / f"{preset}_{suffix}"
+            if target.exists():
+                target.chmod(0o644)  # atomic writes create 0600 temporaries; the files ship
         print(f"{preset}: {time.perf_counter() - t0:.0f} s; teacher {teacher.outputs['TEACHER_OA']:.3f}, "
               f"student {student.outputs['STUDENT_OA']:.3f}, baseline {student.outputs['BASELINE_OA']:.3f} "
               "(validation blocks)")

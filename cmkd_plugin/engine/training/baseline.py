@@ -17,11 +17,13 @@ from ..models.card import ModalityCard
 from ..models.losses import class_balanced_weights, masked_cross_entropy
 from ..models.student import make_student
 from .augment import AUGMENTERS
-from .common import crop_batch, crop_labels, labelled_pixels, normalise_batch, patch_origins, seed_everything
+from .common import (crop_batch, crop_labels, labelled_pixels, normalise_batch, patch_origins,
+                     seed_everything, single_threaded)
 from .config import DistillConfig
 from .distill import StudentResult, _eval_every, _select
 
 
+@single_threaded
 def train_baseline(
     inputs: Mapping[str, np.ndarray],
     cards: Mapping[str, ModalityCard],
@@ -90,7 +92,7 @@ def train_baseline(
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "ce": total_loss}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:
-            score = _select(model, inputs, cards, val_labels, class_names)
+            score = _select(model, inputs, cards, val_labels, class_names, seed=config.seed)
             if score is not None:
                 record["val_score"] = score
                 if score > best_score:

@@ -23,7 +23,7 @@ from ..geo.spectral import SpectralBands
 from ..models.card import ClassCard, ModalityCard, ModelCard, Provenance
 from ..models.modelfile import load_model, save_model
 from .baseline import train_baseline
-from .common import modality_card, predict_area, upsample_area
+from .common import modality_card, predict_area, single_threaded, upsample_area
 from .config import DataConfig, DistillConfig, TeacherTrainConfig
 from .data import SceneData, load_scene, read_class_table
 from .distill import compute_targets, distil, multispectral_bands, simulate_multispectral
@@ -94,6 +94,7 @@ def _save(model: Any, card: ModelCard, report: dict[str, Any], paths: tuple[Path
         write_report(report, tmp_html, tmp_json)
 
 
+@single_threaded
 def run_teacher_training(
     rgb: str, hsi: str | None, dem: str | None, labels: str, output_model: str, output_report: str,
     data: DataConfig = DataConfig(), train: TeacherTrainConfig = TeacherTrainConfig(),
@@ -159,6 +160,7 @@ def _teacher_data_config(card: ModelCard, label_field: str) -> DataConfig:
         return DataConfig(label_field=label_field)
 
 
+@single_threaded
 def run_distillation(
     teacher: str, rgb: str, hsi: str | None, dem: str | None, labels: str | None,
     output_model: str, output_report: str, config: DistillConfig = DistillConfig(),

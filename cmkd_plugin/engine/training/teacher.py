@@ -20,7 +20,7 @@ from ..models.losses import class_balanced_weights, masked_cross_entropy
 from ..models.teacher import Teacher
 from .augment import AUGMENTERS
 from .common import (crop_batch, crop_labels, labelled_pixels, modality_card, normalise_batch,
-                     patch_origins, predict_area, predict_pixels, seed_everything)
+                     patch_origins, predict_area, predict_pixels, seed_everything, single_threaded)
 from .config import TeacherTrainConfig
 from .data import SceneData
 from .metrics import evaluate
@@ -60,6 +60,7 @@ def teacher_cards(scene: SceneData) -> dict[str, ModalityCard]:
     return cards
 
 
+@single_threaded
 def train_teacher(scene: SceneData, config: TeacherTrainConfig,
                   feedback: Feedback | None = None) -> TeacherResult:
     """Train a teacher on ``scene`` (which must have labels and a split).
