@@ -273,3 +273,12 @@ def test_teacher_exports_and_matches_torch_where_every_modality_is_valid(tmp_pat
     assert np.abs(onnx_p - torch_p)[np.broadcast_to(onnx_v[:, None], onnx_p.shape)].max() < 1e-4
     with pytest.raises(ModelFileError, match="needs rgb, dem; dem is missing"):
         OnnxPredictor(result.onnx_path, card).predict([{"rgb": tiles[0]["rgb"]}])
+
+
+def test_a_missing_onnx_package_says_how_to_install_it() -> None:
+    from cmkd_plugin.engine.edge.metadata import require
+    from cmkd_plugin.engine.errors import EngineSetupError
+
+    assert require("onnx") is onnx
+    with pytest.raises(EngineSetupError, match="'onnxruntime_missing_pkg' package.*Set up engine"):
+        require("onnxruntime_missing_pkg.quantization")

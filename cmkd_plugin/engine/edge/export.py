@@ -25,7 +25,7 @@ import numpy as np
 from ..atomic import AtomicOutputs, check_writable
 from ..errors import InputError
 from ..models.card import ModelCard
-from .metadata import OUTPUT_NAME, card_metadata, set_metadata
+from .metadata import OUTPUT_NAME, card_metadata, require, set_metadata
 
 ONNX_OPSET = 17
 
@@ -86,10 +86,12 @@ def export_onnx(model_path: str | os.PathLike[str], output_onnx: str | os.PathLi
     Raises:
         InputError: output not ``.onnx`` or not writable; ModelFileError: bad model file.
     """
-    import onnx
     import torch
 
     from ..models.modelfile import load_model
+
+    onnx = require("onnx")
+    require("onnxruntime")  # before any work: the int8 step and every check need it
 
     out = check_writable(output_onnx)
     if out.suffix.lower() != ".onnx":
@@ -131,8 +133,9 @@ def quantize_int8(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLik
     (calibrated) int8 was measured worse here (see docs/DISTRIBUTED.md, "Edge figures"). The
     card is copied into the metadata with precision ``int8``.
     """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    onnx = require("onnx")
+    quantization = require("onnxruntime.quantization")
+    QuantType, quantize_dynamic = quantization.QuantType, quantization.quantize_dynamic
 
     convs = [n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type == "Conv"]
     keep_fp32 = [convs[0], convs[-1]] if len(convs) > 2 else []

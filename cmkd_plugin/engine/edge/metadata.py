@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
-from ..errors import ModelFileError
+from ..errors import EngineSetupError, ModelFileError
 from ..models.card import ModelCard
 
 CARD_KEY = "cmkd_card"
@@ -29,6 +30,23 @@ DEEPNESS_KEYS = ("model_type", "class_names", "resolution", "tile_size", "tiles_
                  "standardization_mean", "standardization_std")
 OUTPUT_NAME = "probabilities"
 _ONNX_SUFFIX = ".onnx"
+
+
+def require(module: str) -> Any:
+    """Import ``module`` (onnx, onnxruntime, onnxruntime.quantization) or say how to get it.
+
+    Raises:
+        EngineSetupError: the package is not installed in the engine Python.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise EngineSetupError(
+            f"ONNX models need the '{module.split('.')[0]}' package in the engine Python; run "
+            "Set up engine again (it installs requirements/engine.txt), or use the CMKD model "
+            "file (.cmkd) instead.") from None
 
 
 def is_onnx_path(path: str | os.PathLike[str]) -> bool:
@@ -81,8 +99,7 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     Raises:
         ModelFileError: missing file, or a file that is not ONNX.
     """
-    import onnx
-
+    onnx = require("onnx")
     p = Path(str(path))
     if not p.is_file():
         raise ModelFileError(f"Model file '{p}' does not exist; choose an existing .onnx file.")

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import ModelFileError
 from ..models.card import ModelCard
 from ..models.preprocess import normalise
-from .metadata import OUTPUT_NAME
+from .metadata import OUTPUT_NAME, require
 
 
 def open_session(path: str | os.PathLike[str], threads: int = 0) -> object:
@@ -26,8 +26,7 @@ def open_session(path: str | os.PathLike[str], threads: int = 0) -> object:
     Raises:
         ModelFileError: onnxruntime cannot load the graph (damaged or unsupported file).
     """
-    import onnxruntime as ort
-
+    ort = require("onnxruntime")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
