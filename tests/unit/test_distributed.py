@@ -202,3 +202,19 @@ def test_a_rewritten_model_file_gets_a_new_cache_key(files: tuple[Path, Path], t
     assert first.stamps[0] is not None and first.stamps[3] is None
     os.utime(copy, (time.time() + 60, time.time() + 60))
     assert BlockSpec.create(str(copy), str(rgb), None, "/vsicurl/https://example.org/dem.tif", LOCAL) != first
+
+
+@pytest.mark.slow
+def test_distributed_onnx_model_identical_to_local(cluster: object, files: tuple[Path, Path],
+                                                   tmp_path: Path) -> None:
+    from cmkd_plugin.engine.edge.export import export_onnx
+
+    rgb, model = files
+    exported = export_onnx(model, tmp_path / "student.onnx", quantize=True)
+    for onnx_model in (exported.onnx_path, exported.int8_path):
+        assert onnx_model is not None
+        local = run((rgb, onnx_model), tmp_path / f"local_{onnx_model.stem}", LOCAL)
+        dist = run((rgb, onnx_model), tmp_path / f"dist_{onnx_model.stem}", ClassifyConfig(
+            tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
+            dask_scheduler=cluster.scheduler_address))  # type: ignore[attr-defined]
+        assert_identical(local, dist)
