@@ -81,6 +81,10 @@ With site polygons, each site gets its area (ha), valid-pixel fraction, mean rat
   <context>
     <name>ClassifyAlgorithm</name>
     <message>
+      <source>CMKD or ONNX models (*.cmkd *.safetensors *.onnx)</source>
+      <translation>CMKD または ONNX モデル (*.cmkd *.safetensors *.onnx)</translation>
+    </message>
+    <message>
       <source>Class names</source>
       <translation>クラス名</translation>
     </message>
@@ -95,6 +99,10 @@ With site polygons, each site gets its area (ha), valid-pixel fraction, mean rat
     <message>
       <source>Confidence</source>
       <translation>信頼度</translation>
+    </message>
+    <message>
+      <source>Dask scheduler address (e.g. tcp://host:8786; empty: this computer)</source>
+      <translation>Dask スケジューラのアドレス（例：tcp://host:8786、空欄：このコンピュータ）</translation>
     </message>
     <message>
       <source>Device</source>
@@ -133,12 +141,20 @@ Outputs: classes (colour table and class names, loaded with a legend), probabili
       <translation>モデルファイルが指定されておらず、同梱モデルもインストールされていません。「教師モデルを学習」と「RGB 生徒モデルを蒸留」で学習してください。</translation>
     </message>
     <message>
+      <source>Pixels classified</source>
+      <translation>分類したピクセル数</translation>
+    </message>
+    <message>
       <source>Processing extent</source>
       <translation>処理範囲</translation>
     </message>
     <message>
       <source>Processing mask (polygons)</source>
       <translation>処理マスク（ポリゴン）</translation>
+    </message>
+    <message>
+      <source>Seconds spent classifying (read, infer, stitch, write)</source>
+      <translation>分類に要した秒数（読み込み・推論・結合・書き込み）</translation>
     </message>
     <message>
       <source>Tile overlap (pixels)</source>
@@ -400,10 +416,89 @@ Output: an HTML report (or JSON, if the file name ends in .json).</source>
     </message>
   </context>
   <context>
+    <name>ExportEdgeAlgorithm</name>
+    <message>
+      <source>Also write an int8-quantised model</source>
+      <translation>int8 に量子化したモデルも書き出す</translation>
+    </message>
+    <message>
+      <source>Device power while classifying (W)</source>
+      <translation>分類中のデバイスの消費電力（W）</translation>
+    </message>
+    <message>
+      <source>Edge report</source>
+      <translation>エッジ向けレポート</translation>
+    </message>
+    <message>
+      <source>Export model for edge devices (ONNX)</source>
+      <translation>エッジデバイス向けにモデルを書き出す（ONNX）</translation>
+    </message>
+    <message>
+      <source>Exports a CMKD model (the RGB student, or a teacher) to ONNX for rovers, drones and field sensors. The model card (classes, bands, normalisation, tile size, pixel size) is stored as ONNX metadata, including the keys the Deepness plugin reads, so the file also opens there; 'Classify minerals' runs .onnx files too, to check the export on your data.
+
+Optionally writes an int8-quantised copy next to it (name.int8.onnx, onnxruntime dynamic quantisation). The report gives file sizes, parameters, FLOPs per pixel, the latency per 512 x 512 tile on this computer for fp32 and int8, and the energy to map one square kilometre for the given device power and ground sampling distance.</source>
+      <translation>CMKD モデル（RGB 生徒モデル、または教師モデル）を、ローバー・ドローン・現地センサー向けに ONNX 形式で書き出します。モデルカード（クラス、バンド、正規化、タイルサイズ、ピクセルサイズ）は、Deepness プラグインが読み取るキーも含めて ONNX メタデータとして保存されるため、そのファイルは Deepness でも開けます。「鉱物を分類」でも .onnx ファイルを実行できるので、書き出したモデルをご自身のデータで確認できます。
+
+必要に応じて int8 に量子化したコピーを隣に書き出します（name.int8.onnx、onnxruntime の動的量子化）。レポートには、ファイルサイズ、パラメータ数、ピクセルあたりの FLOPs、このコンピュータでの 512 x 512 タイルあたりの遅延（fp32 と int8）、指定したデバイスの消費電力と地上解像度で 1 平方キロメートルをマッピングするのに必要なエネルギーを示します。</translation>
+    </message>
+    <message>
+      <source>FLOPs per pixel</source>
+      <translation>ピクセルあたりの FLOPs</translation>
+    </message>
+    <message>
+      <source>Ground sampling distance (m per pixel)</source>
+      <translation>地上解像度（1 ピクセルあたりの m）</translation>
+    </message>
+    <message>
+      <source>JSON files (*.json)</source>
+      <translation>JSON ファイル (*.json)</translation>
+    </message>
+    <message>
+      <source>Model file</source>
+      <translation>モデルファイル</translation>
+    </message>
+    <message>
+      <source>No model file given; choose a model written by 'Train teacher' or 'Distil RGB student'.</source>
+      <translation>モデルファイルが指定されていません。「教師モデルを学習」または「RGB 生徒モデルを蒸留」で書き出したモデルを選んでください。</translation>
+    </message>
+    <message>
+      <source>ONNX model</source>
+      <translation>ONNX モデル</translation>
+    </message>
+    <message>
+      <source>ONNX models (*.onnx)</source>
+      <translation>ONNX モデル (*.onnx)</translation>
+    </message>
+    <message>
+      <source>Parameters</source>
+      <translation>パラメータ数</translation>
+    </message>
+    <message>
+      <source>fp32 energy per km2 (J)</source>
+      <translation>fp32 の 1 km² あたりのエネルギー（J）</translation>
+    </message>
+    <message>
+      <source>fp32 latency per 512 x 512 tile (ms)</source>
+      <translation>fp32 の 512 x 512 タイルあたりの遅延（ms）</translation>
+    </message>
+    <message>
+      <source>int8 ONNX model</source>
+      <translation>int8 ONNX モデル</translation>
+    </message>
+    <message>
+      <source>int8 energy per km2 (J)</source>
+      <translation>int8 の 1 km² あたりのエネルギー（J）</translation>
+    </message>
+    <message>
+      <source>int8 latency per 512 x 512 tile (ms)</source>
+      <translation>int8 の 512 x 512 タイルあたりの遅延（ms）</translation>
+    </message>
+  </context>
+  <context>
     <name>SetupEngineAlgorithm</name>
     <message>
-      <source>Base Python to build the environment from (optional; default: found automatically)</source>
-      <translation>環境の作成に使う Python（任意、既定：自動検出）</translation>
+      <source>Base Python to build the environment from (default: found automatically)</source>
+      <translation>環境の作成に使う Python（既定：自動検出）</translation>
     </message>
     <message>
       <source>CPU (works everywhere)</source>
@@ -422,8 +517,8 @@ Output: an HTML report (or JSON, if the file name ends in .json).</source>
       <translation>エンジン Python</translation>
     </message>
     <message>
-      <source>Folder of wheels for an offline install (optional)</source>
-      <translation>オフラインインストール用の wheel フォルダ（任意）</translation>
+      <source>Folder of wheels for an offline install</source>
+      <translation>オフラインインストール用の wheel フォルダ</translation>
     </message>
     <message>
       <source>Installs the CMKD engine (PyTorch and the engine's other packages) into its own Python environment, so that every other CMKD algorithm can run. No terminal needed; run it once after installing the plugin, and again to repair or upgrade the engine.
@@ -454,8 +549,8 @@ Needs about 2 GB of free disk space and a few minutes.</source>
       <translation>プロセシング &gt; オプション &gt; プロバイダ &gt; CMKD Survey &gt; エンジン Python に保存しました: {}</translation>
     </message>
     <message>
-      <source>Target folder (optional; default: cmkd_engine in the QGIS profile folder)</source>
-      <translation>作成先フォルダ（任意、既定：QGIS プロファイルフォルダ内の cmkd_engine）</translation>
+      <source>Target folder (default: cmkd_engine in the QGIS profile folder)</source>
+      <translation>作成先フォルダ（既定：QGIS プロファイルフォルダ内の cmkd_engine）</translation>
     </message>
     <message>
       <source>torch build</source>
