@@ -355,10 +355,7 @@ def Polygon_empty():  # noqa: N802 - reads like the shapely constructor it wraps
 
 # Known bugs in modules whose owners are still changing them: the failing case stays as a
 # strict xfail (it turns red when fixed, so the mark gets removed).
-XFAIL: dict[str, str] = {
-    "classify/output-overwrites-input": "classify replaces an input given as an output "
-    "(classify/ is being changed by its owner; atomic.refuse_inputs_as_outputs is the fix)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _params():
@@ -406,11 +403,7 @@ def _folder_cases(b: Base, o: Path) -> dict[str, list]:
     }
 
 
-FOLDER_XFAIL: dict[str, str] = {
-    "classify": "classify/outputs.py reopens its class raster with gdal.Open and does not check for "
-    "None: a full disk gives AttributeError (internal) instead of the disk-full message "
-    "(geo/write.py had the same bug, fixed)",
-}
+FOLDER_XFAIL: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("command", ["classify", "evaluate", "carbonation", "simulate", "enginecheck",

@@ -24,6 +24,7 @@ from ..geo.write import (
     class_qml,
     gtiff_profile,
     hex_to_rgb,
+    set_category_names,
 )
 from .inference import confidence
 
@@ -146,7 +147,7 @@ class StreamedOutputs:
             build_overviews(ds, Resampling.mode if key == "classes" else Resampling.average)
         self.close()
         if self.paths.classes is not None:
-            _set_category_names(self.paths.classes, self.class_names)
+            set_category_names(self.paths.classes, self.class_names)
             self.paths.classes.with_suffix(".qml").write_text(
                 class_qml(self.class_names, self.colours), encoding="utf-8")
         if self.paths.confidence is not None:
@@ -163,17 +164,3 @@ class StreamedOutputs:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _set_category_names(path: os.PathLike[str], class_names: Sequence[str]) -> None:
-    # rasterio has no category-name setter; GDAL stores them in the PAM .aux.xml sidecar.
-    from osgeo import gdal  # noqa: PLC0415
-
-    ds = gdal.Open(str(path), gdal.GA_Update)
-    try:
-        names = list(class_names) + [""] * (CLASS_NODATA - len(class_names))
-        ds.GetRasterBand(1).SetCategoryNames(names[:CLASS_NODATA] + ["nodata"])
-        ds.FlushCache()
-    finally:
-        ds = None
-

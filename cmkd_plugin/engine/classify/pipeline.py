@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import AtomicOutputs, check_writable
+from ..atomic import AtomicOutputs, check_writable, refuse_inputs_as_outputs
 from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.grid import Grid, display_name
@@ -98,6 +98,7 @@ def classify(model: str | os.PathLike[str], rgb: str | os.PathLike[str], *,
     finals = {k: check_writable(v) for k, v in finals.items() if v}
     if not finals:
         raise InputError("Give at least one output: classes, probabilities or confidence.")
+    refuse_inputs_as_outputs([model, rgb, hsi, dem, config.mask_path], list(finals.values()))
     if len({p.resolve() for p in finals.values()}) != len(finals):
         raise InputError("Two outputs have the same file name; give each output its own file.")
     for key, path in finals.items():

@@ -157,7 +157,18 @@ def write_class_raster(path: str | os.PathLike[str], classes: np.ndarray, *, crs
         dst.update_tags(1, CLASS_NAMES=",".join(class_names))
         if overviews:
             build_overviews(dst, Resampling.mode)
-    # Category names go through GDAL's own API (stored in the PAM .aux.xml for GeoTIFF).
+    set_category_names(path, class_names)
+    if qml:
+        Path(path).with_suffix(".qml").write_text(class_qml(class_names, colours),
+                                                  encoding="utf-8")
+
+
+def set_category_names(path: str | os.PathLike[str], class_names: Sequence[str]) -> None:
+    """Store class names as GDAL category names (GeoTIFF keeps them in the PAM ``.aux.xml``).
+
+    Raises:
+        OSError: the file cannot be reopened, with ENOSPC when the disk is full.
+    """
     from osgeo import gdal  # noqa: PLC0415 - only here: rasterio has no category-name setter
 
     ds = gdal.Open(str(path), gdal.GA_Update)
@@ -175,9 +186,6 @@ def write_class_raster(path: str | os.PathLike[str], classes: np.ndarray, *, crs
         ds.FlushCache()
     finally:
         ds = None
-    if qml:
-        Path(path).with_suffix(".qml").write_text(class_qml(class_names, colours),
-                                                  encoding="utf-8")
 
 
 def write_rgb_raster(path: str | os.PathLike[str], rgb: np.ndarray, *, crs, transform,
