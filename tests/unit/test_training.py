@@ -286,3 +286,36 @@ def test_augmentations_keep_shape_nodata_and_change_values() -> None:
     a = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
     b = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_patch_upsampling_of_float16_features_at_the_edges() -> None:
+    rng = np.random.default_rng(1)
+    coarse = rng.normal(size=(4, 6, 6)).astype(np.float16)
+    full = upsample_area(coarse, 4, (24, 24))
+    origins = np.array([[0, 0], [16, 16], [0, 16]])
+    patches = upsample_targets(coarse, origins, 8, 4).numpy()
+    assert patches.dtype == np.float32
+    for patch, (r, c) in zip(patches, origins):
+        np.testing.assert_allclose(patch, full[:, r:r + 8, c:c + 8], rtol=1e-5, atol=1e-6)
+
+
+def test_model_selection_at_validation_pixels_equals_whole_area_evaluation() -> None:
+    from cmkd_plugin.engine.models.student import make_student
+    from cmkd_plugin.engine.training.common import modality_card, predict_area
+    from cmkd_plugin.engine.training.distill import _select
+    from cmkd_plugin.engine.training.metrics import evaluate
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(2)
+    rgb = rng.random((3, 40, 37)).astype(np.float32)
+    valid = np.ones((40, 37), dtype=bool)
+    cards = {"rgb": modality_card("rgb", rgb, valid)}
+    model = make_student(3, {"rgb": 3}, encoder_width=8, encoder_depth=2, embed_dim=16).eval()
+    labels = np.full((40, 37), 255, dtype=np.uint8)
+    rows, cols = rng.integers(0, 40, 60), rng.integers(0, 37, 60)
+    rows[:4], cols[:4] = (0, 39, 0, 39), (0, 36, 36, 0)  # corners: replicate padding matters
+    labels[rows, cols] = rng.integers(0, 3, 60)
+    logits, _, _ = predict_area(model, {"rgb": rgb}, cards)
+    m = evaluate(labels, logits.argmax(axis=0), CLASSES)
+    expected = m["oa"] + 1e-3 * m["macro_f1"]
+    assert _select(model, {"rgb": rgb}, cards, labels, CLASSES, valid) == pytest.approx(expected)
