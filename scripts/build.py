@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Assemble the installable plugin.
 
-    python3 scripts/build.py stage   # build/plugin/cmkd_plugin/ (what QGIS loads in dev runs)
+    python3 scripts/build.py stage [PLUGINS_DIR]   # build/plugin/cmkd_plugin/ (or PLUGINS_DIR/…)
     python3 scripts/build.py zip     # dist/cmkd_plugin.zip (Plugin Manager > Install from ZIP)
 
 The staged folder is the zip's root folder: the ``cmkd_plugin`` package plus ``metadata.txt``,
@@ -30,18 +30,19 @@ def compile_translations(target: Path) -> None:
                        check=True)
 
 
-def stage() -> Path:
-    if STAGE.exists():
-        shutil.rmtree(STAGE)
-    shutil.copytree(ROOT / "cmkd_plugin", STAGE, ignore=IGNORE)
-    shutil.copy2(ROOT / "metadata.txt", STAGE / "metadata.txt")
-    shutil.copytree(ROOT / "resources", STAGE / "resources", ignore=IGNORE)
-    shutil.copytree(ROOT / "requirements", STAGE / "requirements", ignore=IGNORE)
+def stage(target: Path = STAGE) -> Path:
+    """Assemble the plugin folder at ``target`` (``…/cmkd_plugin``), replacing what was there."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(ROOT / "cmkd_plugin", target, ignore=IGNORE)
+    shutil.copy2(ROOT / "metadata.txt", target / "metadata.txt")
+    shutil.copytree(ROOT / "resources", target / "resources", ignore=IGNORE)
+    shutil.copytree(ROOT / "requirements", target / "requirements", ignore=IGNORE)
     for doc in ("README.md", "LICENSE"):
         if (ROOT / doc).exists():
-            shutil.copy2(ROOT / doc, STAGE / doc)
-    compile_translations(STAGE / "i18n")
-    return STAGE
+            shutil.copy2(ROOT / doc, target / doc)
+    compile_translations(target / "i18n")
+    return target
 
 
 def make_zip() -> Path:
@@ -58,7 +59,8 @@ def make_zip() -> Path:
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "zip"
     if what == "stage":
-        print(stage())
+        # Optional second argument: a plugins folder to stage into (tests stage a private copy).
+        print(stage(Path(sys.argv[2]) / "cmkd_plugin") if len(sys.argv) > 2 else stage())
     elif what == "zip":
         print(make_zip())
     else:

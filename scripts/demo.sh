@@ -12,6 +12,10 @@ SIZE=${CMKD_DEMO_SIZE:-512}
 EPOCHS=${CMKD_DEMO_EPOCHS:-3}
 MODELS=${CMKD_DEMO_MODELS:-$ROOT/resources/models}
 QP="$ROOT/scripts/qgis-process"
+if [ -z "${CMKD_PLUGIN_DIR:-}" ]; then  # stage once, not at every qgis-process call
+  python3 "$ROOT/scripts/build.py" stage > /dev/null
+  export CMKD_PLUGIN_DIR="$ROOT/build/plugin"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"/{scene,teacher,student,training,carbon}
 TIMINGS="$OUT/timings.tsv"

@@ -10,10 +10,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_writes_project_map_and_report(tmp_path, qgis_config):
+def test_demo_writes_project_map_and_report(tmp_path, qgis_config, staged_plugins):
     out = tmp_path / "demo output"
     env = dict(os.environ, CMKD_DEMO_OUTPUT=str(out), CMKD_DEMO_SIZE="192", CMKD_DEMO_EPOCHS="1",
-               CMKD_QGIS_CONFIG=str(qgis_config))
+               CMKD_QGIS_CONFIG=str(qgis_config), CMKD_PLUGIN_DIR=str(staged_plugins))
     run = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], capture_output=True,
                          text=True, env=env, timeout=1800)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
