@@ -118,6 +118,10 @@ def main() -> int:
     parser.add_argument("--labels-per-class", type=int, default=20)
     parser.add_argument("--teacher-epochs", type=int, default=30)
     parser.add_argument("--student-epochs", type=int, default=30)
+    parser.add_argument("--student-depth", type=int, default=DistillConfig().encoder_depth,
+                        help="3x3 conv layers of the student (receptive field 2 x depth + 1 px)")
+    parser.add_argument("--student-patches", type=int, default=DistillConfig().patches_per_epoch,
+                        help="patches per student epoch (same budget for the baseline)")
     parser.add_argument("--progressive", action="store_true",
                         help="also distil through the multispectral chain and compare")
     parser.add_argument("--seed", type=int, default=0)
@@ -149,7 +153,9 @@ def main() -> int:
                 str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
                 str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
                 str(work / f"student_{name}.cmkd"), str(work / f"student_{name}.html"),
-                DistillConfig(epochs=args.student_epochs, progressive=progressive, seed=args.seed),
+                DistillConfig(epochs=args.student_epochs, progressive=progressive, seed=args.seed,
+                              encoder_depth=args.student_depth,
+                              patches_per_epoch=args.student_patches),
                 feedback=fb)
             t3 = time.perf_counter()
             log(f"{preset}/{name}: distillation + baseline in {t3 - t2:.0f} s; validation "
@@ -158,6 +164,8 @@ def main() -> int:
                                             student.baseline, names) for d in test_dirs}
             preset_result[name] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
                                    "cost": student.report["cost"]}
+        preset_result["student_depth"] = args.student_depth
+        preset_result["student_patches_per_epoch"] = args.student_patches
         results[preset] = preset_result
         (args.work_dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
 
