@@ -117,7 +117,6 @@ def test_failed_setup_names_the_command_and_leaves_nothing(tmp_path,
     assert _stored_setting(config) == ""
 
 
-@pytest.mark.slow
 def test_setup_offline_persists_and_repairs(tmp_path, debian_python_without_torch):
     """The acceptance test of issue 11 (two real environments with torch, ~3 minutes)."""
     requirements = ROOT / "requirements"
