@@ -116,7 +116,9 @@ class DistillConfig:
 
     Attributes:
         epochs: epochs (each ``patches_per_epoch`` patches).
-        patches_per_epoch: random patches per epoch over the transfer set.
+        patches_per_epoch: random patches per epoch over the transfer set. 256: with 64 the
+            student was still improving at the last epoch (earth_carbonation test scenes: student
+            OA 0.32-0.38 with 64, 0.42-0.46 with 256; baseline 0.23-0.35 and 0.33-0.36).
         batch_size: patches per step.
         patch_size_px: patch side in student-grid pixels (rounded to whole teacher pixels). 32
             by default: the student sees 5 x 5 pixels, and the 256-d projection and classifier
@@ -135,7 +137,7 @@ class DistillConfig:
     """
 
     epochs: int = 30
-    patches_per_epoch: int = 64
+    patches_per_epoch: int = 256
     batch_size: int = 8
     patch_size_px: int = 32
     learning_rate: float = 3e-3
