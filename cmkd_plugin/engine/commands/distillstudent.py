@@ -29,14 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--output-model", required=True, help="student model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (+ .json twin)")
-    parser.add_argument("--ce-weight", type=float, default=0.5,
-                        help="weight of the cross-entropy on labels (default 0.5)")
-    parser.add_argument("--tile-size", type=int, default=64,
-                        help="training patch side in RGB pixels (default 64)")
-    parser.add_argument("--batch-size", type=int, default=8, help="patches per step (default 8)")
-    parser.add_argument("--patches-per-epoch", type=int, default=64,
-                        help="random patches per epoch (default 64)")
+    # Defaults come from DistillConfig: one place for them (the bundled models used them too).
+    from ..training.config import DistillConfig
 
+    defaults = DistillConfig()
+    parser.add_argument("--ce-weight", type=float, default=defaults.ce_weight,
+                        help=f"weight of the cross-entropy on labels (default {defaults.ce_weight})")
+    parser.add_argument("--tile-size", type=int, default=defaults.patch_size_px,
+                        help=f"training patch side in RGB pixels (default {defaults.patch_size_px})")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help=f"patches per step (default {defaults.batch_size})")
+    parser.add_argument("--patches-per-epoch", type=int, default=defaults.patches_per_epoch,
+                        help=f"random patches per epoch (default {defaults.patches_per_epoch})")
 
 def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
     from ..training.config import DistillConfig
