@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
-from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from ..feedback import Feedback
 from ..geo.grid import display_name, open_raster, require_crs
 from ..geo.tiling import PixelWindow
 from ..geo.write import PRODUCT_TAG
+from ..geo.write import pseudocolour_qml as write_pseudocolour_qml
 
 PROBABILITIES_PRODUCT = "probabilities"
 RATE_UNIT = "t CO2 ha-1 yr-1"
@@ -131,45 +131,4 @@ def pseudocolour_qml(band_name: str, maximum: float, unit: str = RATE_UNIT,
     maximum = float(maximum) if maximum > 0 else 1.0
     n = len(colours)
     stops = [(maximum * i / (n - 1), col) for i, col in enumerate(colours)]
-    items = "\n".join(
-        f'          <item value="{v:.6g}" color="{c}" alpha="255" '
-        f'label={quoteattr(f"{v:.3g} {unit}")}/>' for v, c in stops)
-    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.0" styleCategories="Symbology">
-  <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="1" opacity="1" alphaBand="-1" classificationMin="0" classificationMax="{maximum:.6g}">
-      <rasterTransparency/>
-      <minMaxOrigin>
-        <limits>None</limits>
-        <extent>WholeRaster</extent>
-        <statAccuracy>Estimated</statAccuracy>
-        <cumulativeCutLower>0.02</cumulativeCutLower>
-        <cumulativeCutUpper>0.98</cumulativeCutUpper>
-        <stdDevFactor>2</stdDevFactor>
-      </minMaxOrigin>
-      <rastershader>
-        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="0" maximumValue="{maximum:.6g}" labelPrecision="2">
-          <colorramp type="gradient" name="[source]">
-            <Option type="Map">
-              <Option name="color1" value="{_rgba(colours[0])}" type="QString"/>
-              <Option name="color2" value="{_rgba(colours[-1])}" type="QString"/>
-              <Option name="discrete" value="0" type="QString"/>
-              <Option name="rampType" value="gradient" type="QString"/>
-            </Option>
-          </colorramp>
-{items}
-        </colorrampshader>
-      </rastershader>
-    </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"""
-
-
-def _rgba(colour: str) -> str:
-    c = colour.lstrip("#")
-    return f"{int(c[0:2], 16)},{int(c[2:4], 16)},{int(c[4:6], 16)},255"
+    return write_pseudocolour_qml([(v, c, f"{v:.3g} {unit}") for v, c in stops])

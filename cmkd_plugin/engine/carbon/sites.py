@@ -30,6 +30,7 @@ from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.grid import display_name
 from ..geo.tiling import PixelWindow
+from ..geo.write import qgis_rgba
 
 SITES_LAYER = "carbonation_sites"
 M2_PER_HA = 10_000.0
@@ -554,8 +555,8 @@ def sites_qml(totals: Sequence[float], label_field: str = "site_id",
     </source-symbol>
     <colorramp type="gradient" name="[source]">
       <Option type="Map">
-        <Option name="color1" value="{_rgba(colours[0])}" type="QString"/>
-        <Option name="color2" value="{_rgba(colours[-1])}" type="QString"/>
+        <Option name="color1" value="{qgis_rgba(colours[0])}" type="QString"/>
+        <Option name="color2" value="{qgis_rgba(colours[-1])}" type="QString"/>
         <Option name="discrete" value="0" type="QString"/>
         <Option name="rampType" value="gradient" type="QString"/>
       </Option>
@@ -584,16 +585,11 @@ def sites_qml(totals: Sequence[float], label_field: str = "site_id",
 """
 
 
-def _rgba(colour: str) -> str:
-    c = colour.lstrip("#")
-    return f"{int(c[0:2], 16)},{int(c[2:4], 16)},{int(c[4:6], 16)},255"
-
-
 def _fill_symbol(name: str, colour: str) -> str:
     return f"""      <symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">
         <layer class="SimpleFill" pass="0" locked="0" enabled="1">
           <Option type="Map">
-            <Option name="color" value="{_rgba(colour)}" type="QString"/>
+            <Option name="color" value="{qgis_rgba(colour)}" type="QString"/>
             <Option name="outline_color" value="35,35,35,255" type="QString"/>
             <Option name="outline_style" value="solid" type="QString"/>
             <Option name="outline_width" value="0.26" type="QString"/>

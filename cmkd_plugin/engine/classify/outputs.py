@@ -24,6 +24,7 @@ from ..geo.write import (
     class_qml,
     gtiff_profile,
     hex_to_rgb,
+    pseudocolour_qml,
     set_category_names,
 )
 from .inference import confidence
@@ -42,35 +43,8 @@ class OutputPaths:
 
 def confidence_qml(band: int = 1) -> str:
     """QGIS single-band pseudocolour style (0 = red, 1 = green) for a confidence band."""
-    stops = ((0.0, "#d7191c"), (0.5, "#ffffbf"), (1.0, "#1a9641"))
-    items = "\n".join(
-        f'          <item value="{v}" color="{c}" alpha="255" label="{v:g}"/>' for v, c in stops)
-    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.0" styleCategories="Symbology">
-  <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" classificationMin="0" classificationMax="1">
-      <rasterTransparency/>
-      <minMaxOrigin>
-        <limits>None</limits>
-        <extent>WholeRaster</extent>
-        <statAccuracy>Estimated</statAccuracy>
-        <cumulativeCutLower>0.02</cumulativeCutLower>
-        <cumulativeCutUpper>0.98</cumulativeCutUpper>
-        <stdDevFactor>2</stdDevFactor>
-      </minMaxOrigin>
-      <rastershader>
-        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="0" maximumValue="1">
-{items}
-        </colorrampshader>
-      </rastershader>
-    </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"""
+    return pseudocolour_qml([(0.0, "#d7191c", "0"), (0.5, "#ffffbf", "0.5"),
+                             (1.0, "#1a9641", "1")], band=band)
 
 
 class StreamedOutputs:

@@ -19,7 +19,7 @@ import errno
 import os
 from pathlib import Path
 from typing import Sequence
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import rasterio
@@ -93,6 +93,54 @@ def write_float_raster(path: str | os.PathLike[str], data: np.ndarray, *, crs, t
             dst.update_tags(**tags)
         if overviews:
             build_overviews(dst, Resampling.average)
+
+
+def qgis_rgba(colour: str) -> str:
+    c = colour.lstrip("#")
+    return f"{int(c[0:2], 16)},{int(c[2:4], 16)},{int(c[4:6], 16)},255"
+
+
+def pseudocolour_qml(stops: Sequence[tuple[float, str, str]], band: int = 1) -> str:
+    """A QGIS single-band pseudocolour style interpolated between ``(value, colour, label)``
+    stops (ascending values); the labels are what the legend shows, units included."""
+    items = "\n".join(
+        f'          <item value="{v:.6g}" color="{c}" alpha="255" label={quoteattr(label)}/>'
+        for v, c, label in stops)
+    lo, hi = stops[0][0], stops[-1][0]
+    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
+<qgis version="3.22.0" styleCategories="Symbology">
+  <pipe>
+    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" classificationMin="{lo:.6g}" classificationMax="{hi:.6g}">
+      <rasterTransparency/>
+      <minMaxOrigin>
+        <limits>None</limits>
+        <extent>WholeRaster</extent>
+        <statAccuracy>Estimated</statAccuracy>
+        <cumulativeCutLower>0.02</cumulativeCutLower>
+        <cumulativeCutUpper>0.98</cumulativeCutUpper>
+        <stdDevFactor>2</stdDevFactor>
+      </minMaxOrigin>
+      <rastershader>
+        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="{lo:.6g}" maximumValue="{hi:.6g}" labelPrecision="2">
+          <colorramp type="gradient" name="[source]">
+            <Option type="Map">
+              <Option name="color1" value="{qgis_rgba(stops[0][1])}" type="QString"/>
+              <Option name="color2" value="{qgis_rgba(stops[-1][1])}" type="QString"/>
+              <Option name="discrete" value="0" type="QString"/>
+              <Option name="rampType" value="gradient" type="QString"/>
+            </Option>
+          </colorramp>
+{items}
+        </colorrampshader>
+      </rastershader>
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
 
 
 def class_qml(class_names: Sequence[str], colours: Sequence[str],
