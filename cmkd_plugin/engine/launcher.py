@@ -99,8 +99,9 @@ def _engine_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the engine's whole process group, then kill it if it lingers."""
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """Terminate a child started with ``start_new_session=True`` and everything it started,
+    then kill them if they linger past :data:`TERMINATE_GRACE_S`."""
     if proc.poll() is not None:
         return
     try:
@@ -210,11 +211,11 @@ def run_engine(
             dispatch()
             if cb.is_cancelled():
                 cancelled = True
-                _stop(proc)
+                stop_process_group(proc)
                 break
             time.sleep(cb.poll_interval_s)
     except BaseException:
-        _stop(proc)
+        stop_process_group(proc)
         remove_partials(outputs)
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:

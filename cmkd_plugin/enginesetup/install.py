@@ -12,7 +12,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -89,26 +88,6 @@ class _Progress:
         self.report(self.starts[step] + self.weights[step] * fraction)
 
 
-def _terminate(proc: subprocess.Popen) -> None:
-    """Stop a command and everything it started (pip runs build back-ends as children)."""
-    if proc.poll() is not None:
-        return
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGTERM)
-        else:
-            proc.terminate()
-        proc.wait(timeout=launcher.TERMINATE_GRACE_S)
-    except subprocess.TimeoutExpired:
-        if os.name == "posix":
-            os.killpg(proc.pid, signal.SIGKILL)
-        else:
-            proc.kill()
-        proc.wait()
-    except ProcessLookupError:
-        pass
-
-
 def run_step_command(
     argv: Sequence[str],
     title: str,
@@ -173,7 +152,8 @@ def run_step_command(
             time.sleep(callbacks.poll_interval_s)
     finally:
         if outcome != "done" or proc.poll() is None:
-            _terminate(proc)
+            # pip runs build back-ends as children: stop the whole group.
+            launcher.stop_process_group(proc)
         reader.join(timeout=5)
         if proc.stdout is not None:
             proc.stdout.close()
