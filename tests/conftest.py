@@ -36,6 +36,17 @@ def engine_python() -> str:
     return sys.executable
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests with one torch thread, restoring the setting afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def python_without_torch() -> str:
     """Debian's own Python: it has numpy and rasterio but no torch (torch lives in the venv)."""

@@ -36,13 +36,8 @@ LOCAL = ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu
 OUTPUTS = ("classes", "probabilities", "confidence")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Like the workers (one thread each): identical results need the same reduction order."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread: other jobs share the 2 cores, and one is then faster and steadier.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

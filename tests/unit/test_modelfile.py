@@ -7,7 +7,6 @@ import pickle
 import struct
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
@@ -34,12 +33,8 @@ HSI_BANDS = 12
 CLASSES = (ClassCard("calcite", "#1f77b4"), ClassCard("serpentine", "#2ca02c"), ClassCard("olivine", "#d62728"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread: other jobs share the 2 cores, and one is then faster and steadier.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def teacher_config() -> TeacherConfig:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Iterator
 
 import pytest
 import torch
@@ -25,13 +24,8 @@ SIZE = 16
 MODS = ("rgb", "hsi", "dem")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    # Other jobs share the 2 cores; one torch thread is faster and steadier than two then.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread: other jobs share the 2 cores, and one is then faster and steadier.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_teacher_config(**overrides) -> TeacherConfig:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import pytest
 import torch
@@ -13,12 +12,8 @@ from cmkd_plugin.engine.models.student import make_student
 from cmkd_plugin.engine.models.teacher import Teacher
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch thread: other jobs share the 2 cores, and one is then faster and steadier.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _inputs(size: int = 8) -> dict[str, torch.Tensor]:
