@@ -8,8 +8,16 @@ train the RGB-only baseline with the same budget; then map the *test* scenes and
 model with the simulator's truth on the RGB grid, over the pixels where the teacher has inputs
 (the same pixels for all three models).
 
-Also printed: the purity ceiling, i.e. the share of RGB pixels whose class equals the majority
-class of their HSI pixel; a teacher working at the HSI resolution cannot exceed it by much.
+Also printed, to show what the physics of the scene allows (``--ceilings``, on by default):
+
+* the purity ceiling: the share of RGB pixels whose class equals the majority class of their HSI
+  pixel; a teacher working at the HSI resolution cannot exceed it;
+* the dense-truth teacher: the teacher architecture trained on the *complete* truth of the
+  training scene (every pixel labelled, ``--oracle-teacher-epochs``) instead of the sparse labels:
+  what the teacher could reach with unlimited labels;
+* the dense-truth RGB model: the student architecture trained on the complete truth of the training
+  scene from RGB alone (``--oracle-student-epochs``): what any RGB student of this size can reach,
+  however good its teacher; divided by the teacher's OA it bounds the reachable retention.
 
 Usage::
 
@@ -41,11 +49,14 @@ from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
 from cmkd_plugin.engine.geo.spectral import SpectralBands  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.training.common import predict_area, upsample_area  # noqa: E402
+from cmkd_plugin.engine.training.common import (modality_card, predict_area, upsample_area,  # noqa: E402
+                                                upsample_mask)
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels, load_scene  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import run_distillation, run_teacher_training  # noqa: E402
+from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
+from cmkd_plugin.engine.training.teacher import train_teacher  # noqa: E402
 
 
 def simulate(preset: str, seed: int, size_px: int, folder: Path, labels_per_class: int) -> Path:
@@ -86,7 +97,6 @@ def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
     t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
     t_logits, _, t_valid = predict_area(t_model, t_in, t_cards)
     t_pred = upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0)
-    from cmkd_plugin.engine.training.common import upsample_mask
     mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
     rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
     s_cards = {"rgb": s_card.modality("rgb")}
@@ -108,6 +118,51 @@ def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
     }
 
 
+def train_ceiling_models(train_dir: Path, teacher_path: Path, names: tuple[str, ...],
+                         teacher_epochs: int, student_epochs: int, seed: int) -> tuple[object, object, dict]:
+    """The dense-truth teacher and RGB model of the training scene (see the module docstring).
+
+    Returns:
+        ``(teacher, teacher modality cards, RGB model)``.
+    """
+    _, t_card = load_model(teacher_path, "teacher")
+    hc = t_card.modality("hsi")
+    scene = load_scene(train_dir / "rgb.tif", train_dir / "hsi.tif", train_dir / "dem.tif",
+                       train_dir / "labels.gpkg", DataConfig(seed=seed), class_names=names,
+                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
+    with rasterio.open(train_dir / "truth.tif") as ds:
+        truth = ds.read(1)
+    dense = replace(scene, labels=truth.astype(np.uint8),
+                    labels_coarse=coarse_labels(truth, scene.factor, len(names)))
+    teacher = train_teacher(dense, TeacherTrainConfig(epochs=teacher_epochs, patience_epochs=teacher_epochs,
+                                                      seed=seed))
+    cards = {"rgb": modality_card("rgb", scene.rgb, scene.valid)}
+    rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
+    labels = np.where(scene.valid, truth, 255).astype(np.uint8)
+    student = train_baseline(rgb, cards, labels, names, DistillConfig(epochs=student_epochs, seed=seed))
+    return teacher.model, teacher.cards, (student.model, cards)
+
+
+def evaluate_ceilings(scene_dir: Path, teacher_path: Path, models: tuple, names: tuple[str, ...]) -> dict:
+    """OA of the dense-truth teacher and RGB model on a test scene (same pixels as the others)."""
+    teacher, t_cards, (rgb_model, rgb_cards) = models
+    _, t_card = load_model(teacher_path, "teacher")
+    hc = t_card.modality("hsi")
+    scene = load_scene(scene_dir / "rgb.tif", scene_dir / "hsi.tif", scene_dir / "dem.tif", None,
+                       DataConfig(), class_names=names,
+                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
+    with rasterio.open(scene_dir / "truth.tif") as ds:
+        truth = ds.read(1)
+    t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
+    t_logits, _, t_valid = predict_area(teacher, t_in, t_cards)
+    mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
+    t_pred = upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0)
+    rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
+    r_pred = predict_area(rgb_model, rgb, rgb_cards)[0].argmax(axis=0)
+    return {"dense_truth_teacher": evaluate(truth, t_pred, names, mask)["oa"],
+            "dense_truth_rgb": evaluate(truth, r_pred, names, mask)["oa"]}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench"))
@@ -125,6 +180,10 @@ def main() -> int:
     parser.add_argument("--progressive", action="store_true",
                         help="also distil through the multispectral chain and compare")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ceilings", action=argparse.BooleanOptionalAction, default=True,
+                        help="also train the dense-truth teacher and RGB model (what the scene allows)")
+    parser.add_argument("--oracle-teacher-epochs", type=int, default=120)
+    parser.add_argument("--oracle-student-epochs", type=int, default=40)
     args = parser.parse_args()
     fb = Feedback(on_info=lambda m: None, on_warning=lambda m: log("warning: " + m))
     results = {}
@@ -164,6 +223,15 @@ def main() -> int:
                                             student.baseline, names) for d in test_dirs}
             preset_result[name] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
                                    "cost": student.report["cost"]}
+        if args.ceilings:
+            t4 = time.perf_counter()
+            models = train_ceiling_models(train_dir, work / "teacher.cmkd", names,
+                                          args.oracle_teacher_epochs, args.oracle_student_epochs,
+                                          args.seed)
+            preset_result["ceilings"] = {d.name: evaluate_ceilings(d, work / "teacher.cmkd", models, names)
+                                         for d in test_dirs}
+            log(f"{preset}: ceilings in {time.perf_counter() - t4:.0f} s: "
+                f"{json.dumps(preset_result['ceilings'])}")
         preset_result["student_depth"] = args.student_depth
         preset_result["student_patches_per_epoch"] = args.student_patches
         results[preset] = preset_result
@@ -181,6 +249,20 @@ def main() -> int:
                 print(f"| {preset} | {name} | {scene} | {t:.3f} | {s:.3f} | {b:.3f} | {s / t:.3f} | "
                       f"{100 * (s - b):+.1f} | {m['purity_ceiling']:.3f} | "
                       f"{m['student_all_rgb']['oa']:.3f} | {m['baseline_all_rgb']['oa']:.3f} |")
+    print()
+    if any("ceilings" in r for r in results.values()):
+        print()
+        print("| preset | test scene | purity ceiling | dense-truth teacher OA | teacher OA (sparse labels) | "
+              "dense-truth RGB model OA | student OA | reachable retention (RGB model / teacher) | "
+              "student / RGB model |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for preset, r in results.items():
+            for scene, c in r.get("ceilings", {}).items():
+                m = r["direct"]["tests"][scene]
+                t, s = m["teacher"]["oa"], m["student"]["oa"]
+                print(f"| {preset} | {scene} | {m['purity_ceiling']:.3f} | {c['dense_truth_teacher']:.3f} | "
+                      f"{t:.3f} | {c['dense_truth_rgb']:.3f} | {s:.3f} | {c['dense_truth_rgb'] / t:.3f} | "
+                      f"{s / c['dense_truth_rgb']:.3f} |")
     print()
     print("| preset | teacher training (s) | distillation + baseline (s) | teacher params | "
           "student params | teacher FLOPs/px | student FLOPs/px | student Mpx/s |")
