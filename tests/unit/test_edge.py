@@ -125,9 +125,9 @@ def test_classify_runs_onnx_fp32_and_int8_on_the_simulator_scene(
     decisive = (top2[1] - top2[0]) > 2e-4
     np.testing.assert_array_equal(runs["fp32"][0][decisive], classes[decisive])
     agreement = float((runs["int8"][0] == classes).mean())
-    # The issue's target is 99 %; this tiny 12-class test student (60 training steps, small
-    # softmax margins) measures 98.5 % with dynamic int8 on this AVX2 CPU (no VNNI). The floor
-    # below is what is guaranteed today, so a regression in the quantiser still fails.
+    # The issue's 99 % is checked with the trained bundled students below; this tiny 12-class
+    # test student (60 training steps, small softmax margins) keeps less, so its floor is lower
+    # and a regression in the quantiser still fails.
     assert agreement >= 0.98, agreement
     # The fitted student is decisive (so the agreement above is not trivially from ties) and
     # int8 is not bit-identical (so it really is the quantised graph that ran).
@@ -155,7 +155,8 @@ def test_card_and_deepness_keys_round_trip(student: Path, exported: tuple[Path, 
     # It really is quantised: integer convolutions with int8 weights, first and last kept fp32.
     # (File size is not compared: for a 3 k-parameter model the graph outweighs the weights.)
     ops = [n.op_type for n in onnx.load(str(exported[1])).graph.node]
-    assert ops.count("ConvInteger") == ops.count("Conv") + ops.count("ConvInteger") - 2 >= 1
+    # Every conv is int8 except the first, the projection and the logits (kept fp32 on purpose).
+    assert ops.count("Conv") == 3 and ops.count("ConvInteger") >= 1
     assert any(t.data_type == onnx.TensorProto.INT8 for t in onnx.load(str(exported[1])).graph.initializer)
 
 
@@ -277,3 +278,24 @@ def test_a_missing_onnx_package_says_how_to_install_it() -> None:
     assert require("onnx") is onnx
     with pytest.raises(EngineSetupError, match="'onnxruntime_missing_pkg' package.*Set up engine"):
         require("onnxruntime_missing_pkg.quantization")
+
+
+@pytest.mark.parametrize("preset", ["earth_carbonation", "mars_analogue"])
+def test_int8_keeps_99_percent_of_the_bundled_students_classes_on_a_simulator_scene(
+        preset: str, tmp_path: Path) -> None:
+    """The issue's acceptance: int8 class agreement >= 99 % on a simulator scene, measured with the
+    trained students users get (resources/models), through classify end to end."""
+    student = Path(__file__).resolve().parents[2] / "resources" / "models" / f"{preset}_student.cmkd"
+    scene = tmp_path / "scene"
+    assert cli.main(["simulate", "--preset", preset, "--seed", "11", "--size-px", "192",
+                     "--output-dir", str(scene)]) == 0
+    exported = export_onnx(student, tmp_path / "student.onnx", quantize=True)
+    classes = {}
+    for name, model in (("torch", student), ("int8", exported.int8_path)):
+        classify(model, scene / "rgb.tif", output_classes=tmp_path / f"{name}.tif", config=CONFIG)
+        classes[name] = read(tmp_path / f"{name}.tif")[0]
+    valid = classes["torch"] != 255
+    assert valid.mean() > 0.9
+    assert len(np.unique(classes["torch"][valid])) >= 4  # a real map, not one class everywhere
+    agreement = float((classes["int8"] == classes["torch"])[valid].mean())
+    assert agreement >= 0.99, agreement
