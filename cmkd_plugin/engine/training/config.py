@@ -129,6 +129,9 @@ class DistillConfig:
         feature_weight: weight of the feature-alignment term (1 - cosine).
         ce_weight: weight of the cross-entropy on labels (0 or no labels: pure distillation).
         class_balanced: weigh pixels by the rarity of the teacher's class.
+        class_balance_beta: strength of that weighting, the exponent of ``1 / n_c ** beta``
+            (n_c: pixels of the teacher's class c over the transfer set); 0 weighs every class
+            equally, 1 is inverse frequency, 0.5 (default) its square root. Dimensionless, >= 0.
         progressive: distil HSI -> simulated multispectral -> RGB via an intermediate student.
         augment: colour jitter on the student's RGB.
         encoder_width: student conv channels.
@@ -146,6 +149,7 @@ class DistillConfig:
     feature_weight: float = 0.5
     ce_weight: float = 0.5
     class_balanced: bool = True
+    class_balance_beta: float = 0.5
     progressive: bool = False
     augment: bool = True
     encoder_width: int = 32
@@ -162,6 +166,9 @@ class DistillConfig:
         _positive("Learning rate", self.learning_rate)
         if self.feature_weight < 0 or self.ce_weight < 0:
             raise InputError("Feature weight and cross-entropy weight must be >= 0.")
+        if not 0.0 <= self.class_balance_beta <= 4.0:
+            raise InputError(f"Class-balance strength must be between 0 and 4 "
+                             f"(got {self.class_balance_beta}).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
