@@ -172,3 +172,46 @@ class DistillConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: Search methods of the distillation tuning (:mod:`.tune`): differential evolution, a regular
+#: grid, uniform random sampling; all three score candidates through the same objective.
+TUNING_METHODS = ("de", "grid", "random")
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Search for distillation settings (``tunedistillation``).
+
+    Attributes:
+        method: one of :data:`TUNING_METHODS`.
+        max_evaluations: hard bound on the short distillation runs of the search (each one is
+            an evaluation, a row of the table).
+        eval_epochs: epochs of each short distillation (the final student gets the full
+            ``DistillConfig.epochs``).
+        eval_patches_per_epoch: random patches per epoch of each short distillation.
+        tune_class_balance: also search the class-balance strength (else it stays at the base
+            configuration's ``class_balance_beta``).
+        seed: seed of the search (DE, random sampling) and of every distillation.
+    """
+
+    method: str = "de"
+    max_evaluations: int = 20
+    eval_epochs: int = 6
+    eval_patches_per_epoch: int = 128
+    tune_class_balance: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in TUNING_METHODS:
+            raise InputError(f"Unknown search method '{self.method}'; use one of "
+                             f"{', '.join(TUNING_METHODS)}.")
+        if self.max_evaluations < 1:
+            raise InputError(f"Maximum evaluations must be at least 1 (got {self.max_evaluations}).")
+        for name in ("eval_epochs", "eval_patches_per_epoch"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be at least 1 "
+                                 f"(got {getattr(self, name)}).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
