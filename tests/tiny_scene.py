@@ -69,3 +69,17 @@ def write_scene(folder: Path, *, hsi_wavelengths: bool = True, hsi_origin: tuple
     paths["labels"] = folder / "labels.gpkg"
     gdf.to_file(paths["labels"], driver="GPKG")
     return paths
+
+
+def train_tiny_teacher(paths: dict[str, Path], out: Path, epochs: int = 8) -> Path:
+    """A narrow teacher (embed 32, 4 heads) trained briefly on the tiny scene, with validation
+    blocks of 16 px so that the scene has several; returns its model file."""
+    from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig
+    from cmkd_plugin.engine.training.pipeline import run_teacher_training
+
+    run_teacher_training(str(paths["rgb"]), str(paths["hsi"]), str(paths["dem"]),
+                         str(paths["labels"]), str(out / "teacher.cmkd"), str(out / "teacher.html"),
+                         DataConfig(block_size_px=16),
+                         TeacherTrainConfig(epochs=epochs, patches_per_epoch=64, encoder_width=8,
+                                            embed_dim=32, n_heads=4, learning_rate=1e-2, seed=3))
+    return out / "teacher.cmkd"

@@ -21,7 +21,7 @@ from qgis.core import (
 import processing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tiny_scene import write_scene  # noqa: E402
+from tiny_scene import train_tiny_teacher, write_scene  # noqa: E402
 
 ISSUE_PARAMETERS = ("TEACHER", "RGB", "HSI", "DEM", "LABELS", "LABEL_FIELD", "MAX_EVALUATIONS",
                     "SEED", "OUTPUT_TABLE", "OUTPUT_MODEL")
@@ -30,17 +30,8 @@ ISSUE_PARAMETERS = ("TEACHER", "RGB", "HSI", "DEM", "LABELS", "LABEL_FIELD", "MA
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, one_torch_thread) -> dict[str, Path]:  # noqa: ARG001
     """The tiny scene and a tiny teacher (narrow, few epochs) trained by the engine."""
-    from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig
-    from cmkd_plugin.engine.training.pipeline import run_teacher_training
-
     paths = write_scene(tmp_path_factory.mktemp("scene"))
-    out = tmp_path_factory.mktemp("teacher")
-    run_teacher_training(str(paths["rgb"]), str(paths["hsi"]), str(paths["dem"]),
-                         str(paths["labels"]), str(out / "teacher.cmkd"), str(out / "teacher.html"),
-                         DataConfig(block_size_px=16),
-                         TeacherTrainConfig(epochs=4, patches_per_epoch=64, encoder_width=8,
-                                            embed_dim=32, n_heads=4, learning_rate=1e-2, seed=3))
-    return {**paths, "teacher": out / "teacher.cmkd"}
+    return {**paths, "teacher": train_tiny_teacher(paths, tmp_path_factory.mktemp("teacher"), 4)}
 
 
 def test_in_the_toolbox_with_the_issue_parameters(cmkd_provider):

@@ -17,11 +17,11 @@ from cmkd_plugin.engine.errors import CancelledError, InputError
 from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.models.modelfile import load_model
 from cmkd_plugin.engine.training import tune
-from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig, TuningConfig
-from cmkd_plugin.engine.training.pipeline import prepare_distillation, run_teacher_training
+from cmkd_plugin.engine.training.config import DistillConfig, TuningConfig
+from cmkd_plugin.engine.training.pipeline import prepare_distillation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tiny_scene import write_scene  # noqa: E402
+from tiny_scene import train_tiny_teacher, write_scene  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -37,13 +37,7 @@ def tiny_tuning(**over: object) -> TuningConfig:
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = write_scene(tmp_path_factory.mktemp("scene"))
-    out = tmp_path_factory.mktemp("teacher")
-    run_teacher_training(str(paths["rgb"]), str(paths["hsi"]), str(paths["dem"]),
-                         str(paths["labels"]), str(out / "teacher.cmkd"), str(out / "teacher.html"),
-                         DataConfig(block_size_px=16),
-                         TeacherTrainConfig(epochs=8, patches_per_epoch=64, encoder_width=8,
-                                            embed_dim=32, n_heads=4, learning_rate=1e-2, seed=3))
-    return {**paths, "teacher": out / "teacher.cmkd"}
+    return {**paths, "teacher": train_tiny_teacher(paths, tmp_path_factory.mktemp("teacher"))}
 
 
 @pytest.fixture(scope="module")
