@@ -12,15 +12,14 @@ import pytest
 import rasterio
 from qgis.core import (
     QgsProcessingModelAlgorithm,
-    QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource as Source,
-    QgsProcessingModelOutput,
     QgsProcessingParameterDefinition,
 )
 
 import processing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model_helpers import model_child as _child  # noqa: E402
 from tiny_scene import train_tiny_teacher, write_scene  # noqa: E402
 
 ISSUE_PARAMETERS = ("TEACHER", "RGB", "HSI", "DEM", "LABELS", "LABEL_FIELD", "MAX_EVALUATIONS",
@@ -44,21 +43,6 @@ def test_in_the_toolbox_with_the_issue_parameters(cmkd_provider):
     assert alg.parameterDefinition("MAX_EVALUATIONS").minimum() == 1
     outputs = {o.name() for o in alg.outputDefinitions()}
     assert {"OUTPUT_TABLE", "OUTPUT_MODEL", "BEST_SCORE", "BEST_TEMPERATURE_START"} <= outputs
-
-
-def _child(alg_id, child_id, sources, outputs=()):
-    child = QgsProcessingModelChildAlgorithm(alg_id)
-    child.setChildId(child_id)
-    for key, source in sources.items():
-        child.addParameterSources(key, [source])
-    model_outputs = {}
-    for name in outputs:
-        out = QgsProcessingModelOutput(name, name)
-        out.setChildId(child_id)
-        out.setChildOutputName(name)
-        model_outputs[name] = out
-    child.setModelOutputs(model_outputs)
-    return child
 
 
 def test_tune_then_classify_in_a_model(cmkd_provider, tiny, tmp_path):  # noqa: ARG001
