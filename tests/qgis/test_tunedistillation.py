@@ -74,3 +74,29 @@ def test_tune_then_classify_in_a_model(cmkd_provider, tiny, tmp_path):  # noqa: 
     assert (tmp_path / "student.cmkd").exists() and (tmp_path / "student.html").exists()
     with rasterio.open(tmp_path / "classes.tif") as ds:
         assert ds.width == 64 and ds.count == 1
+
+
+def test_cancel_through_processing_keeps_the_table_and_writes_no_model(cmkd_provider, tiny,  # noqa: ARG001
+                                                                      tmp_path):
+    from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+    table = tmp_path / "tuning.csv"
+    feedback = QgsProcessingFeedback()
+
+    def cancel_after_one_row(_progress):
+        if table.exists() and table.read_text(encoding="utf-8").count("\n") >= 2:
+            feedback.cancel()
+
+    feedback.progressChanged.connect(cancel_after_one_row)
+    with pytest.raises(QgsProcessingException):
+        processing.run("cmkd:tunedistillation", {
+            "TEACHER": str(tiny["teacher"]), "RGB": str(tiny["rgb"]), "HSI": str(tiny["hsi"]),
+            "DEM": str(tiny["dem"]), "LABELS": str(tiny["labels"]), "MAX_EVALUATIONS": 6,
+            "EVAL_EPOCHS": 1, "EPOCHS": 1, "SEED": 2, "OUTPUT_TABLE": str(table),
+            "OUTPUT_MODEL": str(tmp_path / "student.cmkd"),
+            "OUTPUT_REPORT": str(tmp_path / "student.html")}, feedback=feedback)
+    assert feedback.isCanceled()
+    with open(table, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert 1 <= len(rows) < 6 and [r["evaluation"] for r in rows] == [str(i + 1) for i in range(len(rows))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tuning.csv"]
