@@ -69,7 +69,9 @@ def truth_oa(prepared: DistillationInputs, config: DistillConfig, truth: np.ndar
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench-tuning"))
+    parser.add_argument("--work-dir", "--output-dir", dest="work_dir", type=Path,
+                        default=Path("/tmp/cmkd-bench-tuning"),
+                        help="scenes, tables and bench_tuning.json (--output-dir: for bench.sh)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--size-px", type=int, default=512)
     parser.add_argument("--labels-per-class", type=int, default=40)
