@@ -684,6 +684,93 @@ Outputs: the model file (weights and model card: inputs, band wavelengths, norma
     </message>
   </context>
   <context>
+    <name>TuneDistillationAlgorithm</name>
+    <message>
+      <source>Also tune the class-balance strength</source>
+      <translation>クラスバランスの強さも調整する</translation>
+    </message>
+    <message>
+      <source>Best class-balance strength</source>
+      <translation>最良のクラスバランスの強さ</translation>
+    </message>
+    <message>
+      <source>Best end temperature</source>
+      <translation>最良の終了時の温度</translation>
+    </message>
+    <message>
+      <source>Best feature alignment weight</source>
+      <translation>最良の特徴整合の重み</translation>
+    </message>
+    <message>
+      <source>Best start temperature</source>
+      <translation>最良の開始時の温度</translation>
+    </message>
+    <message>
+      <source>Best validation overall accuracy (short run)</source>
+      <translation>最良の検証全体精度（短い蒸留）</translation>
+    </message>
+    <message>
+      <source>Best validation score</source>
+      <translation>最良の検証スコア</translation>
+    </message>
+    <message>
+      <source>Differential evolution</source>
+      <translation>差分進化</translation>
+    </message>
+    <message>
+      <source>Epochs of each evaluation</source>
+      <translation>各評価のエポック数</translation>
+    </message>
+    <message>
+      <source>Evaluations run</source>
+      <translation>実行した評価の数</translation>
+    </message>
+    <message>
+      <source>Grid search</source>
+      <translation>グリッドサーチ</translation>
+    </message>
+    <message>
+      <source>Maximum evaluations (short distillations)</source>
+      <translation>最大評価回数（短い蒸留の回数）</translation>
+    </message>
+    <message>
+      <source>Random search</source>
+      <translation>ランダムサーチ</translation>
+    </message>
+    <message>
+      <source>Search method</source>
+      <translation>探索手法</translation>
+    </message>
+    <message>
+      <source>Searches the distillation settings that give the best student: the start temperature (1 to 8), the end temperature (10 % to 100 % of the start temperature), the feature alignment weight (0 to 2) and, optionally, the class-balance strength (0 = no balancing to 1 = inverse class frequency). Each candidate is scored by a short distillation (a few epochs) at the validation blocks of the labels: overall accuracy, ties broken by macro-F1. The scene and the teacher's predictions are computed once.
+
+Search: differential evolution (default), a regular grid or random sampling, never more than the maximum number of evaluations (the grid may use fewer). The same seed gives the same search and the same table.
+
+Outputs: a CSV table with one row per evaluation (settings, validation overall accuracy and macro-F1, seconds, best-so-far flag), rewritten after every evaluation so that a cancelled run keeps what it evaluated; then a student distilled with the best settings for the full number of epochs, with the same report as "Distil RGB student" (written only when the search completes).</source>
+      <translation>最良の生徒モデルを与える蒸留設定を探索します：開始時の温度（1〜8）、終了時の温度（開始時の温度の 10 %〜100 %）、特徴整合の重み（0〜2）、および任意でクラスバランスの強さ（0 = バランス調整なし〜1 = クラス頻度の逆数）。各候補は短い蒸留（数エポック）で学習し、ラベルの検証ブロックで採点します：全体精度、同点はマクロ F1 で判定します。シーンと教師モデルの予測は一度だけ計算します。
+
+探索：差分進化（既定）、規則的なグリッド、またはランダムサンプリング。最大評価回数を超えることはありません（グリッドはそれより少ない場合があります）。同じシードからは同じ探索と同じ表が得られます。
+
+出力：評価ごとに 1 行の CSV 表（設定、検証の全体精度とマクロ F1、秒数、その時点での最良フラグ）。評価のたびに書き直すため、キャンセルした実行でも評価済みの内容が残ります。その後、最良の設定で全エポック数だけ蒸留した生徒モデルと、「RGB 生徒モデルを蒸留」と同じレポートを書き出します（探索が完了した場合のみ）。</translation>
+    </message>
+    <message>
+      <source>Student overall accuracy</source>
+      <translation>生徒モデルの全体精度</translation>
+    </message>
+    <message>
+      <source>Table of evaluations</source>
+      <translation>評価の表</translation>
+    </message>
+    <message>
+      <source>Teacher model file</source>
+      <translation>教師モデルファイル</translation>
+    </message>
+    <message>
+      <source>Tune distillation settings</source>
+      <translation>蒸留設定を調整</translation>
+    </message>
+  </context>
+  <context>
     <name>_TrainingAlgorithm</name>
     <message>
       <source>Class field</source>

@@ -2,34 +2,21 @@
 MODEL parameter left at its default) → carbonation — runs through Processing, as a user would
 chain them in the Modeler."""
 
+import sys
 from pathlib import Path
 
 import geopandas as gpd
 import rasterio
 from qgis.core import (
     QgsProcessingModelAlgorithm,
-    QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource as Source,
-    QgsProcessingModelOutput,
 )
 
 import processing
 from cmkd_plugin.engine.paths import resources_dir
 
-
-def _child(alg_id, child_id, sources, outputs=()):
-    child = QgsProcessingModelChildAlgorithm(alg_id)
-    child.setChildId(child_id)
-    for key, source in sources.items():
-        child.addParameterSources(key, [source])
-    model_outputs = {}
-    for name in outputs:
-        out = QgsProcessingModelOutput(name, name)
-        out.setChildId(child_id)
-        out.setChildOutputName(name)
-        model_outputs[name] = out
-    child.setModelOutputs(model_outputs)
-    return child
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from model_helpers import model_child as _child  # noqa: E402
 
 
 def test_simulate_classify_with_bundled_student_carbonation_in_a_model(cmkd_provider, tmp_path):

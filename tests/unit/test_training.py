@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
-import rasterio
 import torch
-from rasterio.transform import from_origin
 from shapely.geometry import Point
 
 from cmkd_plugin.engine.commands import distillstudent, trainteacher
@@ -29,62 +28,8 @@ from cmkd_plugin.engine.training.split import block_split
 # Other processes may share the two cores; one thread avoids oversubscription slow-downs.
 torch.set_num_threads(1)
 
-CRS = "EPSG:32633"
-X0, Y0 = 500_000.0, 5_000_000.0
-RGB_RES, HSI_RES = 0.5, 2.0
-SIZE = 64  # RGB pixels; the HSI/DEM have SIZE // 4
-CLASSES = ("basalt", "calcite", "olivine")
-WAVELENGTHS = np.linspace(450.0, 2400.0, 12)
-
-
-def class_map(n: int) -> np.ndarray:
-    """Classes 0, 1, 2 in diagonal bands of 2 x 2 HSI pixels (every block holds all three)."""
-    rows, cols = np.indices((n, n))
-    cell = n // 8
-    return (rows // cell + cols // cell) % 3
-
-
-def write_scene(folder: Path, *, hsi_wavelengths: bool = True, hsi_origin: tuple[float, float] = (X0, Y0),
-                rng_seed: int = 0) -> dict[str, Path]:
-    """RGB (0.5 m), HSI (2 m, 12 bands) and DEM (2 m) of three classes; labels as points."""
-    rng = np.random.default_rng(rng_seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    fine = class_map(SIZE)
-    # RGB: classes differ only slightly (the student's hard case); HSI: clear spectral shapes.
-    rgb_means = np.array([[0.30, 0.30, 0.30], [0.34, 0.33, 0.31], [0.31, 0.33, 0.29]])
-    rgb = rgb_means[fine].transpose(2, 0, 1) + rng.normal(0, 0.02, (3, SIZE, SIZE))
-    n = SIZE // 4
-    coarse = class_map(n)
-    spectra = np.stack([np.full(WAVELENGTHS.size, 0.1),
-                        0.5 - 0.2 * (WAVELENGTHS > 2300),
-                        0.3 - 0.15 * np.exp(-((WAVELENGTHS - 1050) / 150) ** 2)])
-    hsi = spectra[coarse].transpose(2, 0, 1) + rng.normal(0, 0.01, (WAVELENGTHS.size, n, n))
-    dem = 100.0 + np.add.outer(np.arange(n), np.arange(n)) * 0.5
-    paths = {"rgb": folder / "rgb.tif", "hsi": folder / "hsi.tif", "dem": folder / "dem.tif"}
-    profile = dict(driver="GTiff", crs=CRS, dtype="float32")
-    with rasterio.open(paths["rgb"], "w", width=SIZE, height=SIZE, count=3,
-                       transform=from_origin(X0, Y0, RGB_RES, RGB_RES), **profile) as ds:
-        ds.write(rgb.astype(np.float32))
-    with rasterio.open(paths["hsi"], "w", width=n, height=n, count=WAVELENGTHS.size, nodata=np.nan,
-                       transform=from_origin(*hsi_origin, HSI_RES, HSI_RES), **profile) as ds:
-        ds.write(hsi.astype(np.float32))
-        if hsi_wavelengths:
-            for b, wl in enumerate(WAVELENGTHS, start=1):
-                ds.update_tags(b, wavelength=f"{wl:.1f}", fwhm="20.0", wavelength_units="Nanometers")
-                ds.set_band_description(b, f"{wl:.1f} nm")
-    with rasterio.open(paths["dem"], "w", width=n, height=n, count=1, nodata=-9999.0,
-                       transform=from_origin(X0, Y0, HSI_RES, HSI_RES), **profile) as ds:
-        ds.write(dem[None].astype(np.float32))
-    # Labels: points on a regular lattice of RGB pixel centres, class from the map.
-    pts, names = [], []
-    for r in range(2, SIZE, 5):
-        for c in range(2, SIZE, 5):
-            pts.append(Point(X0 + (c + 0.5) * RGB_RES, Y0 - (r + 0.5) * RGB_RES))
-            names.append(CLASSES[fine[r, c]])
-    gdf = gpd.GeoDataFrame({"mineral": names}, geometry=pts, crs=CRS)
-    paths["labels"] = folder / "labels.gpkg"
-    gdf.to_file(paths["labels"], driver="GPKG")
-    return paths
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_scene import CLASSES, CRS, WAVELENGTHS, X0, Y0, write_scene  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "cmkd_plugin.engine.commands.evaluate",
     "trainteacher": "cmkd_plugin.engine.commands.trainteacher",
     "distillstudent": "cmkd_plugin.engine.commands.distillstudent",
+    "tunedistillation": "cmkd_plugin.engine.commands.tunedistillation",
     "carbonation": "cmkd_plugin.engine.commands.carbonation",
     "exportedge": "cmkd_plugin.engine.commands.exportedge",
 }

@@ -29,6 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--output-model", required=True, help="student model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (+ .json twin)")
+    add_budget_arguments(parser)
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """Cross-entropy weight, patch size, batch size, patches per epoch (shared with tuning)."""
     # Defaults come from DistillConfig: one place for them (the bundled models used them too).
     from ..training.config import DistillConfig
 
@@ -41,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"patches per step (default {defaults.batch_size})")
     parser.add_argument("--patches-per-epoch", type=int, default=defaults.patches_per_epoch,
                         help=f"random patches per epoch (default {defaults.patches_per_epoch})")
+
 
 def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
     from ..training.config import DistillConfig

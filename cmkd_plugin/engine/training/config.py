@@ -129,6 +129,9 @@ class DistillConfig:
         feature_weight: weight of the feature-alignment term (1 - cosine).
         ce_weight: weight of the cross-entropy on labels (0 or no labels: pure distillation).
         class_balanced: weigh pixels by the rarity of the teacher's class.
+        class_balance_beta: strength of that weighting, the exponent of ``1 / n_c ** beta``
+            (n_c: pixels of the teacher's class c over the transfer set); 0 weighs every class
+            equally, 1 is inverse frequency, 0.5 (default) its square root. Dimensionless, >= 0.
         progressive: distil HSI -> simulated multispectral -> RGB via an intermediate student.
         augment: colour jitter on the student's RGB.
         encoder_width: student conv channels.
@@ -146,6 +149,7 @@ class DistillConfig:
     feature_weight: float = 0.5
     ce_weight: float = 0.5
     class_balanced: bool = True
+    class_balance_beta: float = 0.5
     progressive: bool = False
     augment: bool = True
     encoder_width: int = 32
@@ -162,6 +166,52 @@ class DistillConfig:
         _positive("Learning rate", self.learning_rate)
         if self.feature_weight < 0 or self.ce_weight < 0:
             raise InputError("Feature weight and cross-entropy weight must be >= 0.")
+        if not 0.0 <= self.class_balance_beta <= 4.0:
+            raise InputError(f"Class-balance strength must be between 0 and 4 "
+                             f"(got {self.class_balance_beta}).")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Search methods of the distillation tuning (:mod:`.tune`): differential evolution, a regular
+#: grid, uniform random sampling; all three score candidates through the same objective.
+TUNING_METHODS = ("de", "grid", "random")
+
+
+@dataclass(frozen=True)
+class TuningConfig:
+    """Search for distillation settings (``tunedistillation``).
+
+    Attributes:
+        method: one of :data:`TUNING_METHODS`.
+        max_evaluations: hard bound on the short distillation runs of the search (each one is
+            an evaluation, a row of the table).
+        eval_epochs: epochs of each short distillation (the final student gets the full
+            ``DistillConfig.epochs``).
+        eval_patches_per_epoch: random patches per epoch of each short distillation.
+        tune_class_balance: also search the class-balance strength (else it stays at the base
+            configuration's ``class_balance_beta``).
+        seed: seed of the search (DE, random sampling) and of every distillation.
+    """
+
+    method: str = "de"
+    max_evaluations: int = 20
+    eval_epochs: int = 6
+    eval_patches_per_epoch: int = 128
+    tune_class_balance: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.method not in TUNING_METHODS:
+            raise InputError(f"Unknown search method '{self.method}'; use one of "
+                             f"{', '.join(TUNING_METHODS)}.")
+        if self.max_evaluations < 1:
+            raise InputError(f"Maximum evaluations must be at least 1 (got {self.max_evaluations}).")
+        for name in ("eval_epochs", "eval_patches_per_epoch"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name.replace('_', ' ').capitalize()} must be at least 1 "
+                                 f"(got {getattr(self, name)}).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

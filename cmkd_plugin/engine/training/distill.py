@@ -97,10 +97,12 @@ def _eval_every(epochs: int) -> int:
 MAX_SELECTION_PIXELS = 4096
 
 
-def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard],
-            val_labels: np.ndarray | None, class_names: tuple[str, ...],
-            valid: np.ndarray | None = None, seed: int = 0) -> float | None:
-    """Model-selection score (OA + a tie-break on macro-F1) at the validation labels only.
+def validation_metrics(model: Student, inputs: Mapping[str, np.ndarray],
+                       cards: Mapping[str, ModalityCard], val_labels: np.ndarray | None,
+                       class_names: tuple[str, ...], valid: np.ndarray | None = None,
+                       seed: int = 0) -> dict[str, Any] | None:
+    """Metrics (:func:`~.metrics.evaluate`) at the validation labels only, at most
+    :data:`MAX_SELECTION_PIXELS` of them (drawn with ``seed``); None without validation labels.
 
     Each pixel is predicted from a patch just larger than the receptive field, which gives the
     same class as a whole-area prediction (replicate padding) at a tiny fraction of the cost.
@@ -118,8 +120,20 @@ def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str
         rows, cols = rows[pick], cols[pick]
     size = 2 * model.config.encoder_depth + 3
     pred = predict_pixels(model, inputs, cards, rows, cols, size)
-    m = evaluate(val_labels[rows, cols], pred, class_names)
-    return (m["oa"] or 0.0) + 1e-3 * (m["macro_f1"] or 0.0)
+    return evaluate(val_labels[rows, cols], pred, class_names)
+
+
+def selection_score(metrics: Mapping[str, Any]) -> float:
+    """Model-selection score: overall accuracy, ties broken by macro-F1 (both in [0, 1])."""
+    return (metrics["oa"] or 0.0) + 1e-3 * (metrics["macro_f1"] or 0.0)
+
+
+def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard],
+            val_labels: np.ndarray | None, class_names: tuple[str, ...],
+            valid: np.ndarray | None = None, seed: int = 0) -> float | None:
+    """:func:`selection_score` of :func:`validation_metrics` (None without validation labels)."""
+    m = validation_metrics(model, inputs, cards, val_labels, class_names, valid, seed)
+    return None if m is None else selection_score(m)
 
 
 @single_threaded
@@ -168,8 +182,8 @@ def distil(
     pixel_weights = None
     if config.class_balanced:
         arg = targets.logits.argmax(axis=0)[targets.valid]
-        pixel_weights = class_balanced_weights(np.bincount(arg, minlength=k), beta=0.5,
-                                               method="inverse_power")
+        pixel_weights = class_balanced_weights(np.bincount(arg, minlength=k),
+                                               beta=config.class_balance_beta, method="inverse_power")
     use_ce = labels is not None and config.ce_weight > 0 and (labels != UNLABELLED).any()
     ce_weights = None
     centres = None
@@ -241,4 +255,4 @@ def distil(
 
 
 __all__ = ["Targets", "StudentResult", "compute_targets", "distil", "multispectral_bands",
-           "simulate_multispectral"]
+           "selection_score", "simulate_multispectral", "validation_metrics"]

@@ -26,7 +26,8 @@ from .baseline import train_baseline
 from .common import modality_card, predict_area, single_threaded, upsample_area
 from .config import DataConfig, DistillConfig, TeacherTrainConfig
 from .data import SceneData, load_scene, read_class_table
-from .distill import compute_targets, distil, multispectral_bands, simulate_multispectral
+from .distill import (StudentResult, Targets, compute_targets, distil, multispectral_bands,
+                      simulate_multispectral)
 from .metrics import evaluate
 from .report import build_report, json_twin, model_cost, write_report
 from .teacher import train_teacher
@@ -65,7 +66,12 @@ class StudentRun:
     outputs: dict[str, Any] = field(default_factory=dict)
 
 
-def _prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+def prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
+    """Check, before any work, that the model file, the report and its JSON twin can be written.
+
+    Returns:
+        (model, report .html, report .json) paths.
+    """
     model_p = check_writable(model_path)
     report_p = check_writable(report_path)
     if report_p.suffix.lower() not in (".html", ".htm"):
@@ -107,7 +113,7 @@ def run_teacher_training(
         ``OUTPUT_REPORT``, ``TEACHER_OA``, ``TEACHER_KAPPA``, ``TEACHER_MACRO_F1``...).
     """
     feedback = feedback or Feedback()
-    paths = _prepare_outputs(output_model, output_report)
+    paths = prepare_outputs(output_model, output_report)
     table = read_class_table(class_table) if class_table else None
     scene = load_scene(rgb, hsi, dem, labels, data, table, feedback=feedback.step(0, 10))
     result = train_teacher(scene, train, feedback.step(10, 92))
@@ -160,6 +166,84 @@ def _teacher_data_config(card: ModelCard, label_field: str) -> DataConfig:
         return DataConfig(label_field=label_field)
 
 
+@dataclass
+class DistillationInputs:
+    """The scene and the teacher's targets, prepared once for one or many distillations.
+
+    Attributes:
+        teacher_path: the teacher model file.
+        teacher: the teacher model; ``teacher_card`` its card.
+        scene: the scene aligned on the RGB grid, split like the teacher's training.
+        teacher_inputs: the teacher's inputs (NaN outside the valid area), on its grid.
+        targets: the teacher's logits and features over its whole grid.
+        student_cards: the student's modality cards (RGB normalisation).
+        rgb: the student's input, ``{"rgb": (3, H, W)}`` with NaN outside the valid area.
+        train_labels: (H, W) training labels on the RGB grid (None without labels).
+        val_labels: (H, W) validation labels on the RGB grid (None without labels).
+    """
+
+    teacher_path: str
+    teacher: Any
+    teacher_card: ModelCard
+    scene: SceneData
+    teacher_inputs: dict[str, np.ndarray]
+    targets: Targets
+    student_cards: dict[str, ModalityCard]
+    rgb: dict[str, np.ndarray]
+    train_labels: np.ndarray | None
+    val_labels: np.ndarray | None
+
+    def distil(self, config: DistillConfig, feedback: Feedback | None = None,
+               label: str = "Student", targets: Targets | None = None) -> StudentResult:
+        """Distil an RGB student from these targets (or ``targets``, e.g. a chain's)."""
+        return distil(self.rgb, self.student_cards, self.scene.valid, targets or self.targets,
+                      self.scene.factor, self.scene.class_names, config, self.train_labels,
+                      self.val_labels, feedback, label)
+
+
+def prepare_distillation(
+    teacher: str, rgb: str, hsi: str | None, dem: str | None, labels: str | None,
+    label_field: str = "mineral", progressive: bool = False, feedback: Feedback | None = None,
+) -> DistillationInputs:
+    """Load the teacher and the scene and run the teacher once over it (the part of a
+    distillation that does not depend on the distillation settings).
+
+    Raises:
+        InputError: a wrong model file, rasters or labels; progressive without an HSI.
+    """
+    feedback = feedback or Feedback()
+    t_model, t_card = load_model(teacher, expect_kind="teacher")
+    t_cards = {m.name: m for m in t_card.modalities}
+    if "hsi" in t_cards and hsi is None:
+        feedback.warning("No HSI given: the teacher predicts from its other inputs only, which "
+                         "makes a weaker teacher.")
+    if progressive and hsi is None:
+        raise InputError("The progressive chain makes multispectral bands from the HSI; give an HSI "
+                         "or turn progressive off.")
+    hsi_target = None
+    if "hsi" in t_cards:
+        hc = t_cards["hsi"]
+        hsi_target = SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "teacher model card")
+    else:
+        hsi = None if not progressive else hsi
+    if "dem" not in t_cards and dem is not None:
+        feedback.warning("The teacher was trained without a DEM; the DEM is ignored.")
+        dem = None
+    data = _teacher_data_config(t_card, label_field)
+    scene = load_scene(rgb, hsi, dem, labels, data, class_names=t_card.class_names,
+                       hsi_target=hsi_target, feedback=feedback.step(0, 67))
+    t_inputs = {k: np.where(scene.valid_coarse[None], v, np.nan)
+                for k, v in scene.teacher_inputs().items() if k in t_cards}
+    targets = compute_targets(t_model, t_inputs, t_cards, feedback.step(67, 100))
+    return DistillationInputs(
+        teacher_path=str(teacher), teacher=t_model, teacher_card=t_card, scene=scene,
+        teacher_inputs=t_inputs, targets=targets,
+        student_cards={"rgb": modality_card("rgb", scene.rgb, scene.valid)},
+        rgb={"rgb": np.where(scene.valid[None], scene.rgb, np.nan)},
+        train_labels=scene.train_labels(coarse=False) if scene.labels is not None else None,
+        val_labels=scene.val_labels(coarse=False) if scene.labels is not None else None)
+
+
 @single_threaded
 def run_distillation(
     teacher: str, rgb: str, hsi: str | None, dem: str | None, labels: str | None,
@@ -174,38 +258,32 @@ def run_distillation(
         ``STUDENT_OA``, ``BASELINE_OA``, ``RETENTION``, ``GAIN`` (None when not measurable).
     """
     feedback = feedback or Feedback()
-    paths = _prepare_outputs(output_model, output_report)
-    t_model, t_card = load_model(teacher, expect_kind="teacher")
-    t_cards = {m.name: m for m in t_card.modalities}
-    if "hsi" in t_cards and hsi is None:
-        feedback.warning("No HSI given: the teacher predicts from its other inputs only, which "
-                         "makes a weaker teacher.")
-    if config.progressive and hsi is None:
-        raise InputError("The progressive chain makes multispectral bands from the HSI; give an HSI "
-                         "or turn progressive off.")
-    hsi_target = None
-    if "hsi" in t_cards:
-        hc = t_cards["hsi"]
-        hsi_target = SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "teacher model card")
-    else:
-        hsi = None if not config.progressive else hsi
-    if "dem" not in t_cards and dem is not None:
-        feedback.warning("The teacher was trained without a DEM; the DEM is ignored.")
-        dem = None
-    data = _teacher_data_config(t_card, label_field)
-    scene = load_scene(rgb, hsi, dem, labels, data, class_names=t_card.class_names,
-                       hsi_target=hsi_target, feedback=feedback.step(0, 8))
-    t_inputs = {k: np.where(scene.valid_coarse[None], v, np.nan)
-                for k, v in scene.teacher_inputs().items() if k in t_cards}
-    targets = compute_targets(t_model, t_inputs, t_cards, feedback.step(8, 12))
-    student_cards = {"rgb": modality_card("rgb", scene.rgb, scene.valid)}
-    rgb_in = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
-    train_lab = scene.train_labels(coarse=False) if scene.labels is not None else None
-    val_lab = scene.val_labels(coarse=False) if scene.labels is not None else None
+    paths = prepare_outputs(output_model, output_report)
+    prepared = prepare_distillation(teacher, rgb, hsi, dem, labels, label_field, config.progressive,
+                                    feedback.step(0, 12))
+    return finish_distillation(prepared, config, paths, feedback.step(12, 100))
+
+
+def finish_distillation(
+    prepared: DistillationInputs, config: DistillConfig, paths: tuple[Path, Path, Path],
+    feedback: Feedback | None = None, extra_training: dict[str, Any] | None = None,
+) -> StudentRun:
+    """Distil the student from prepared inputs, train the baseline when there are labels, score
+    all of them and write the model file and the report (``paths`` from ``prepare_outputs``).
+
+    Args:
+        extra_training: more provenance for the model card's ``training`` (e.g. a tuning summary).
+    """
+    feedback = feedback or Feedback()
+    scene, targets, t_model, t_card = (prepared.scene, prepared.targets, prepared.teacher,
+                                       prepared.teacher_card)
+    teacher, t_inputs = prepared.teacher_path, prepared.teacher_inputs
+    student_cards, rgb_in = prepared.student_cards, prepared.rgb
+    train_lab, val_lab = prepared.train_labels, prepared.val_labels
     intermediate = None
     inter_metrics = None
     chain_targets = targets
-    budget_end = 70 if train_lab is not None else 95
+    budget_end = 66 if train_lab is not None else 94
     if config.progressive:
         assert scene.hsi is not None and scene.hsi_bands is not None
         ms = simulate_multispectral(scene.hsi, scene.hsi_bands)
@@ -217,22 +295,21 @@ def run_distillation(
                        targets, 1, scene.class_names, ms_cfg,
                        scene.train_labels(coarse=True) if scene.labels is not None else None,
                        scene.val_labels(coarse=True) if scene.labels is not None else None,
-                       feedback.step(12, 35), "Multispectral student")
+                       feedback.step(0, 26), "Multispectral student")
         intermediate = inter.model
         chain_targets = compute_targets(intermediate, {"ms": np.where(ms_valid[None], ms, np.nan)},
                                         {"ms": ms_card})
         if val_lab is not None:
             inter_metrics = _reference_metrics(chain_targets.logits, scene, val_lab, scene.valid)
-        student_fb = feedback.step(35, budget_end)
+        student_fb = feedback.step(26, budget_end)
     else:
-        student_fb = feedback.step(12, budget_end)
-    student = distil(rgb_in, student_cards, scene.valid, chain_targets, scene.factor,
-                     scene.class_names, config, train_lab, val_lab, student_fb, "Student")
+        student_fb = feedback.step(0, budget_end)
+    student = prepared.distil(config, student_fb, "Student", chain_targets)
     baseline = None
     if train_lab is not None:
         baseline = train_baseline(rgb_in, student_cards, train_lab, scene.class_names, config,
                                   val_lab, embed_dim=targets.features.shape[0],
-                                  feedback=feedback.step(70, 95))
+                                  feedback=feedback.step(66, 94))
     s_logits, _, s_valid = predict_area(student.model, rgb_in, student_cards)
     metrics: dict[str, Any] = {}
     if val_lab is not None:
@@ -254,7 +331,7 @@ def run_distillation(
         t_up = upsample_area(targets.logits, scene.factor, scene.grid.shape).argmax(axis=0).astype(np.uint8)
         t_up[~scene.valid] = UNLABELLED
         metrics["student"] = evaluate(t_up, s_logits.argmax(axis=0), scene.class_names, s_valid)
-    feedback.progress(96)
+    feedback.progress(95)
     cost = {"teacher": model_cost(t_model, {k: v.shape[0] for k, v in t_inputs.items()}, COST_TEACHER_TILE_PX),
             "student": model_cost(student.model, {"rgb": 3}, STUDENT_TILE_PX)}
     if baseline is not None:
@@ -264,7 +341,8 @@ def run_distillation(
     training = {"distill": config.to_dict(), "teacher_file": os.path.basename(str(teacher)),
                 "teacher_created_utc": t_card.provenance.created_utc, "grid_factor": scene.factor,
                 "best_epoch": student.best_epoch, "history": student.history,
-                "baseline_best_epoch": baseline.best_epoch if baseline else None}
+                "baseline_best_epoch": baseline.best_epoch if baseline else None,
+                **(extra_training or {})}
     report = build_report("CMKD Survey distillation: teacher, student and RGB-only baseline",
                           scene.class_names, metrics, cost, evaluation, inputs=scene.sources,
                           training=training)

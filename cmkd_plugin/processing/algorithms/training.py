@@ -1,10 +1,12 @@
-"""``cmkd:trainteacher`` and ``cmkd:distillstudent`` — the two training steps."""
+"""``cmkd:trainteacher`` and ``cmkd:distillstudent`` — the two training steps — and
+``cmkd:tunedistillation``, the search for the distillation settings."""
 
 from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
@@ -12,10 +14,12 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
+from ...engine.training.config import TUNING_METHODS
 from ..base import POINT_OR_POLYGON, CmkdAlgorithm
 
 MODEL_FILTER = "CMKD model files (*.cmkd)"
 REPORT_FILTER = "HTML files (*.html)"
+TABLE_FILTER = "CSV files (*.csv)"
 
 
 class _TrainingAlgorithm(CmkdAlgorithm):
@@ -62,7 +66,10 @@ class _TrainingAlgorithm(CmkdAlgorithm):
         field = self.parameterAsString(parameters, self.LABEL_FIELD, context) or "mineral"
         return ["--labels", labels, "--label-field", field]
 
-    def run_training(self, command: str, args: list[str], parameters, context, feedback):
+    def run_training(self, command: str, args: list[str], parameters, context, feedback,
+                     more_outputs: dict[str, str] | None = None):
+        """Run the engine command with epochs, seed, model and report (and ``more_outputs``:
+        parameter key -> path, already in ``args``) and return the outputs with the metrics."""
         model = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
         report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
         args = args + [
@@ -70,8 +77,10 @@ class _TrainingAlgorithm(CmkdAlgorithm):
             "--seed", str(self.parameterAsInt(parameters, self.SEED, context)),
             "--output-model", model, "--output-report", report,
         ]
-        result = self.run_engine(command, args, feedback, outputs=[model, report])
-        outputs = {self.OUTPUT_MODEL: model, self.OUTPUT_REPORT: report}
+        more_outputs = more_outputs or {}
+        result = self.run_engine(command, args, feedback,
+                                 outputs=[model, report, *more_outputs.values()])
+        outputs = {self.OUTPUT_MODEL: model, self.OUTPUT_REPORT: report, **more_outputs}
         for key in self.METRICS:
             if result.get(key) is not None:
                 outputs[key] = float(result[key])
@@ -173,3 +182,77 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
                  flag(self.CLASS_BALANCED, "class-balanced"),
                  flag(self.PROGRESSIVE, "progressive")]
         return self.run_training("distillstudent", args, parameters, context, feedback)
+
+
+class TuneDistillationAlgorithm(_TrainingAlgorithm):
+    NAME = "tunedistillation"
+    DISPLAY_NAME = "Tune distillation settings"
+    HELP = (
+        "Searches the distillation settings that give the best student: the start temperature "
+        "(1 to 8), the end temperature (10 % to 100 % of the start temperature), the feature "
+        "alignment weight (0 to 2) and, optionally, the class-balance strength (0 = no "
+        "balancing to 1 = inverse class frequency). Each candidate is scored by a short "
+        "distillation (a few epochs) at the validation blocks of the labels: overall accuracy, "
+        "ties broken by macro-F1. The scene and the teacher's predictions are computed once.\n\n"
+        "Search: differential evolution (default), a regular grid or random sampling, never "
+        "more than the maximum number of evaluations (the grid may use fewer). The same seed "
+        "gives the same search and the same table.\n\n"
+        "Outputs: a CSV table with one row per evaluation (settings, validation overall "
+        "accuracy and macro-F1, seconds, best-so-far flag), rewritten after every evaluation "
+        "so that a cancelled run keeps what it evaluated; then a student distilled with the "
+        "best settings for the full number of epochs, with the same report as \"Distil RGB "
+        "student\" (written only when the search completes)."
+    )
+    TEACHER = "TEACHER"
+    MAX_EVALUATIONS = "MAX_EVALUATIONS"
+    OUTPUT_TABLE = "OUTPUT_TABLE"
+    METHOD = "METHOD"
+    EVAL_EPOCHS = "EVAL_EPOCHS"
+    TUNE_CLASS_BALANCE = "TUNE_CLASS_BALANCE"
+    #: Engine method names, in the order of the METHOD enum's options.
+    METHODS = TUNING_METHODS
+    METRICS = {"BEST_SCORE": "Best validation score", "BEST_VALIDATION_OA":
+               "Best validation overall accuracy (short run)",
+               "BEST_TEMPERATURE_START": "Best start temperature",
+               "BEST_TEMPERATURE_END": "Best end temperature",
+               "BEST_FEATURE_WEIGHT": "Best feature alignment weight",
+               "BEST_CLASS_BALANCE_BETA": "Best class-balance strength",
+               "EVALUATIONS": "Evaluations run",
+               "STUDENT_OA": "Student overall accuracy"}
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterFile(
+            self.TEACHER, self.tr("Teacher model file"), extension="cmkd"))
+        self.add_modality_inputs(hsi_optional=False, dem_optional=True)
+        self.add_labels(optional=False)
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MAX_EVALUATIONS, self.tr("Maximum evaluations (short distillations)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=20, minValue=1, maxValue=10000))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_TABLE, self.tr("Table of evaluations"), self.tr(TABLE_FILTER)))
+        self.add_common_tail(default_epochs=30)
+        self.add_advanced(QgsProcessingParameterEnum(
+            self.METHOD, self.tr("Search method"),
+            [self.tr("Differential evolution"), self.tr("Grid search"), self.tr("Random search")],
+            defaultValue=0))
+        self.add_advanced(QgsProcessingParameterNumber(
+            self.EVAL_EPOCHS, self.tr("Epochs of each evaluation"),
+            QgsProcessingParameterNumber.Integer, defaultValue=6, minValue=1, maxValue=10000))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.TUNE_CLASS_BALANCE, self.tr("Also tune the class-balance strength"),
+            defaultValue=True))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        table = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context)
+        balance = self.parameterAsBoolean(parameters, self.TUNE_CLASS_BALANCE, context)
+        args = ["--teacher", self.parameterAsFile(parameters, self.TEACHER, context)]
+        args += self.modality_args(parameters, context)
+        args += self.label_args(parameters, context, feedback)
+        args += ["--max-evaluations",
+                 str(self.parameterAsInt(parameters, self.MAX_EVALUATIONS, context)),
+                 "--method", self.METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                 "--eval-epochs", str(self.parameterAsInt(parameters, self.EVAL_EPOCHS, context)),
+                 "--tune-class-balance" if balance else "--no-tune-class-balance",
+                 "--output-table", table]
+        return self.run_training("tunedistillation", args, parameters, context, feedback,
+                                 more_outputs={self.OUTPUT_TABLE: table})
