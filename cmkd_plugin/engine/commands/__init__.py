@@ -14,4 +14,5 @@ COMMANDS: dict[str, str] = {
     "distillstudent": "cmkd_plugin.engine.commands.distillstudent",
     "carbonation": "cmkd_plugin.engine.commands.carbonation",
     "exportedge": "cmkd_plugin.engine.commands.exportedge",
+    "adaptsite": "cmkd_plugin.engine.commands.adaptsite",
 }
