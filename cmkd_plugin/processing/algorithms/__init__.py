@@ -6,7 +6,7 @@ from .simulatesurvey import SimulateSurveyAlgorithm
 from .carbonation import CarbonationAlgorithm
 from .mapping import ClassifyAlgorithm, EvaluateAlgorithm
 from .exportedge import ExportEdgeAlgorithm
-from .training import DistillStudentAlgorithm, TrainTeacherAlgorithm
+from .training import AdaptSiteAlgorithm, DistillStudentAlgorithm, TrainTeacherAlgorithm
 
 ALGORITHMS = [
     SetupEngineAlgorithm,
@@ -14,6 +14,7 @@ ALGORITHMS = [
     SimulateSurveyAlgorithm,
     TrainTeacherAlgorithm,
     DistillStudentAlgorithm,
+    AdaptSiteAlgorithm,
     ExportEdgeAlgorithm,
     ClassifyAlgorithm,
     EvaluateAlgorithm,
