@@ -200,8 +200,8 @@ class AdaptSiteAlgorithm(_TrainingAlgorithm):
     FREEZE = "FREEZE"
     KEEP_WEIGHT = "KEEP_WEIGHT"
     RENORMALISE = "RENORMALISE"
-    FREEZE_CHOICES = ("encoder", "features", "none")
-    FREEZE_LABELS = ("Encoder (later layers adapt)", "Everything but the classifier", "Nothing")
+    #: encoder: the later layers adapt; features: only the classifier adapts; none: all adapt.
+    FREEZE_CHOICES = ["encoder", "features", "none"]
     METRICS = {"POINTS_OA_BEFORE": "Accuracy at the points before adapting",
                "POINTS_OA_AFTER": "Accuracy at the points after adapting",
                "CHANGED_SHARE": "Share of the scene whose class changed"}
@@ -213,8 +213,9 @@ class AdaptSiteAlgorithm(_TrainingAlgorithm):
         self.add_labels(optional=False)
         self.add_common_tail(default_epochs=30)
         self.add_advanced(QgsProcessingParameterEnum(
-            self.FREEZE, self.tr("Frozen layers"), [self.tr(t) for t in self.FREEZE_LABELS],
-            defaultValue=0))
+            self.FREEZE, self.tr("Frozen layers (encoder, features = all but the classifier, none)"),
+            options=self.FREEZE_CHOICES, defaultValue=self.FREEZE_CHOICES[0],
+            usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterNumber(
             self.KEEP_WEIGHT, self.tr("Keep weight (stay close to the original model; 0 = off)"),
             QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.0))
@@ -227,7 +228,7 @@ class AdaptSiteAlgorithm(_TrainingAlgorithm):
         args = ["--model", self.parameterAsFile(parameters, self.MODEL, context)]
         args += self.modality_args(parameters, context)
         args += self.label_args(parameters, context, feedback)
-        args += ["--freeze", self.FREEZE_CHOICES[self.parameterAsEnum(parameters, self.FREEZE, context)],
+        args += ["--freeze", self.parameterAsEnumString(parameters, self.FREEZE, context),
                  "--keep-weight", repr(self.parameterAsDouble(parameters, self.KEEP_WEIGHT, context)),
                  "--renormalise" if renormalise else "--no-renormalise"]
         return self.run_training("adaptsite", args, parameters, context, feedback)
