@@ -12,9 +12,7 @@ from qgis.core import (
     QgsPointXY,
     QgsProcessingException,
     QgsProcessingModelAlgorithm,
-    QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource as Source,
-    QgsProcessingModelOutput,
     QgsProcessingParameterDefinition,
     QgsVectorLayer,
 )
@@ -38,31 +36,16 @@ def test_adaptsite_is_in_the_toolbox_with_the_issues_parameters(cmkd_provider):
         assert alg.parameterDefinition(key).flags() & QgsProcessingParameterDefinition.FlagAdvanced
 
 
-def _child(alg_id, child_id, sources, outputs=()):
-    child = QgsProcessingModelChildAlgorithm(alg_id)
-    child.setChildId(child_id)
-    for key, source in sources.items():
-        child.addParameterSources(key, [source])
-    model_outputs = {}
-    for name in outputs:
-        out = QgsProcessingModelOutput(name, name)
-        out.setChildId(child_id)
-        out.setChildOutputName(name)
-        model_outputs[name] = out
-    child.setModelOutputs(model_outputs)
-    return child
-
-
-def test_simulate_then_adapt_the_bundled_student_in_a_model(cmkd_provider, tmp_path):
+def test_simulate_then_adapt_the_bundled_student_in_a_model(cmkd_provider, model_child, tmp_path):
     from cmkd_plugin.engine.models.modelfile import load_model
 
     model = QgsProcessingModelAlgorithm("adapt", "tests")
-    model.addChildAlgorithm(_child("cmkd:simulatesurvey", "simulate", {
+    model.addChildAlgorithm(model_child("cmkd:simulatesurvey", "simulate", {
         "PRESET": Source.fromStaticValue("earth_carbonation"),
         "SEED": Source.fromStaticValue(21), "SIZE": Source.fromStaticValue(128),
         "LABELS_PER_CLASS": Source.fromStaticValue(1), "HSI_BANDS": Source.fromStaticValue(16),
     }))
-    model.addChildAlgorithm(_child("cmkd:adaptsite", "adapt", {
+    model.addChildAlgorithm(model_child("cmkd:adaptsite", "adapt", {
         "MODEL": Source.fromStaticValue(str(BUNDLED)),
         "RGB": Source.fromChildOutput("simulate", "OUTPUT_RGB"),
         "LABELS": Source.fromChildOutput("simulate", "OUTPUT_LABELS"),

@@ -8,46 +8,30 @@ import geopandas as gpd
 import rasterio
 from qgis.core import (
     QgsProcessingModelAlgorithm,
-    QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource as Source,
-    QgsProcessingModelOutput,
 )
 
 import processing
 from cmkd_plugin.engine.paths import resources_dir
 
 
-def _child(alg_id, child_id, sources, outputs=()):
-    child = QgsProcessingModelChildAlgorithm(alg_id)
-    child.setChildId(child_id)
-    for key, source in sources.items():
-        child.addParameterSources(key, [source])
-    model_outputs = {}
-    for name in outputs:
-        out = QgsProcessingModelOutput(name, name)
-        out.setChildId(child_id)
-        out.setChildOutputName(name)
-        model_outputs[name] = out
-    child.setModelOutputs(model_outputs)
-    return child
-
-
-def test_simulate_classify_with_bundled_student_carbonation_in_a_model(cmkd_provider, tmp_path):
+def test_simulate_classify_with_bundled_student_carbonation_in_a_model(cmkd_provider, model_child,
+                                                                      tmp_path):
     bundled = resources_dir() / "models" / "earth_carbonation_student.cmkd"
     assert bundled.exists(), "the bundled student is part of the plugin"
     classify = cmkd_provider.algorithm("classify")
     assert Path(classify.parameterDefinition("MODEL").defaultValue()) == bundled
 
     model = QgsProcessingModelAlgorithm("chain", "tests")
-    model.addChildAlgorithm(_child("cmkd:simulatesurvey", "simulate", {
+    model.addChildAlgorithm(model_child("cmkd:simulatesurvey", "simulate", {
         "PRESET": Source.fromStaticValue("earth_carbonation"),
         "SEED": Source.fromStaticValue(11), "SIZE": Source.fromStaticValue(160),
         "LABELS_PER_CLASS": Source.fromStaticValue(2), "HSI_BANDS": Source.fromStaticValue(16),
     }))
-    model.addChildAlgorithm(_child("cmkd:classify", "classify", {
+    model.addChildAlgorithm(model_child("cmkd:classify", "classify", {
         "RGB": Source.fromChildOutput("simulate", "OUTPUT_RGB"),   # MODEL: its default
     }, outputs=("OUTPUT_PROBABILITIES",)))
-    model.addChildAlgorithm(_child("cmkd:carbonation", "carbonation", {
+    model.addChildAlgorithm(model_child("cmkd:carbonation", "carbonation", {
         "PROBABILITIES": Source.fromChildOutput("classify", "OUTPUT_PROBABILITIES"),
         "SITES": Source.fromChildOutput("simulate", "OUTPUT_SITES"),
         "SITE_ID_FIELD": Source.fromStaticValue("site_id"),

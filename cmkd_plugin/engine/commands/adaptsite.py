@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="weight of the term keeping predictions close to the original model "
                              f"(default {d.keep_weight}; 0 = off)")
     parser.add_argument("--renormalise", action=argparse.BooleanOptionalAction, default=d.renormalise,
-                        help="re-estimate input mean/std on the new scene (default on)")
+                        help="re-estimate input mean/std on the new scene (default off)")
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate,
                         help=f"default {d.learning_rate}")
     parser.add_argument("--patches-per-epoch", type=int, default=d.patches_per_epoch,

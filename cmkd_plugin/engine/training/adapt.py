@@ -3,9 +3,10 @@
 A model trained on one site meets another illumination, sensor gain and noise, and sometimes
 another mix of minerals. With a handful of labelled points from the new site:
 
-1. **Renormalise** (optional, on by default): each input's mean/std in the model card is
+1. **Renormalise** (optional, off by default): each input's mean/std in the model card is
    re-estimated from the new scene's valid pixels. This unsupervised step (AdaBN-style) absorbs
-   most of a radiometric shift before any weight changes.
+   a pure gain/offset shift before any weight changes, but on the simulator's sites (different
+   mineral mix, sun and noise, not only gain) it cost accuracy; see :class:`~.config.AdaptConfig`.
 2. **Fine-tune** the later layers on the labelled pixels (class-balanced cross-entropy on
    patches centred on them, with augmentation), the encoders frozen (``freeze``).
 3. **Keep** predictions elsewhere close to the original model: ``T^2 KL(original || adapted)``

@@ -221,7 +221,7 @@ class AdaptSiteAlgorithm(_TrainingAlgorithm):
             QgsProcessingParameterNumber.Double, defaultValue=1.0, minValue=0.0))
         self.add_advanced(QgsProcessingParameterBoolean(
             self.RENORMALISE, self.tr("Re-estimate input normalisation on the new scene"),
-            defaultValue=True))
+            defaultValue=False))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         renormalise = self.parameterAsBoolean(parameters, self.RENORMALISE, context)
