@@ -129,7 +129,9 @@ class Site:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench-adapt"))
+    parser.add_argument("--work-dir", "--output-dir", dest="work_dir", type=Path,
+                        default=Path("/tmp/cmkd-bench-adapt"),
+                        help="scenes, adapted models and bench_adaptation.json (reused if present)")
     parser.add_argument("--sites", nargs="+", default=list(SITES), choices=list(SITES))
     parser.add_argument("--points", type=int, nargs="+", default=[10, 20])
     parser.add_argument("--draws", type=int, default=2, help="point draws per site and count")
