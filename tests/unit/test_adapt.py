@@ -79,6 +79,16 @@ def points_of(truth: np.ndarray, per_class: int, seed: int) -> list[tuple[int, i
     return cells
 
 
+def truth_points(truth: np.ndarray, per_class: int, seed: int, path: Path
+                 ) -> tuple[list[tuple[int, int]], Path, np.ndarray]:
+    """Points of ``truth`` (``per_class`` each) written to ``path``: cells, path, their mask."""
+    cells = points_of(truth, per_class, seed)
+    write_points(path, cells, [CLASSES[truth[r, c]] for r, c in cells])
+    held = np.zeros_like(truth, dtype=bool)
+    held[tuple(np.array(cells).T)] = True
+    return cells, path, held
+
+
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Site A (the training site), site B (gain 0.5/0.7/0.9, offset +0.12), a student trained
@@ -115,10 +125,7 @@ def oa_on(model_path: Path, rgb: Path, truth: np.ndarray, exclude: np.ndarray) -
 
 def test_a_few_points_fix_the_shifted_site_and_keep_the_encoder(sites: dict, tmp_path: Path) -> None:
     folder, truth_b = sites["folder"], sites["truth_b"]
-    cells = points_of(truth_b, 4, seed=5)
-    labels = write_points(tmp_path / "pts.gpkg", cells, [CLASSES[truth_b[r, c]] for r, c in cells])
-    held = np.zeros_like(truth_b, dtype=bool)
-    held[tuple(np.array(cells).T)] = True
+    cells, labels, held = truth_points(truth_b, 4, 5, tmp_path / "pts.gpkg")
     before = oa_on(sites["model"], folder / "b.tif", truth_b, held)
     outputs = run_adaptation(str(sites["model"]), str(folder / "b.tif"), None, None, str(labels),
                              str(tmp_path / "adapted.cmkd"), str(tmp_path / "adapted.html"),
@@ -162,10 +169,7 @@ def test_the_original_site_is_not_forgotten(sites: dict, tmp_path: Path) -> None
 
 def test_renormalising_carries_the_new_sites_statistics(sites: dict, tmp_path: Path) -> None:
     folder, truth_b = sites["folder"], sites["truth_b"]
-    cells = points_of(truth_b, 2, seed=9)
-    labels = write_points(tmp_path / "pts.gpkg", cells, [CLASSES[truth_b[r, c]] for r, c in cells])
-    held = np.zeros_like(truth_b, dtype=bool)
-    held[tuple(np.array(cells).T)] = True
+    _, labels, held = truth_points(truth_b, 2, 9, tmp_path / "pts.gpkg")
     before = oa_on(sites["model"], folder / "b.tif", truth_b, held)
     config = AdaptConfig(**{**TINY_ADAPT.to_dict(), "renormalise": True})
     run_adaptation(str(sites["model"]), str(folder / "b.tif"), None, None, str(labels),

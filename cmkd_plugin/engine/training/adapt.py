@@ -42,9 +42,8 @@ from ..models.card import ModalityCard, ModelCard, Provenance
 from ..models.losses import class_balanced_weights, kd_kl_per_pixel, masked_cross_entropy
 from ..models.modelfile import load_model
 from ..models.student import Student
-from .augment import AUGMENTERS
-from .common import (crop_batch, crop_labels, labelled_pixels, modality_card, normalise_batch,
-                     patch_origins, predict_area, seed_everything, single_threaded)
+from .common import (crop_batch, crop_labels, labelled_pixels, modality_card, patch_origins,
+                     predict_area, seed_everything, single_threaded, training_batch)
 from .config import AdaptConfig
 from .data import SceneData, coarse_labels, load_scene
 from .metrics import evaluate
@@ -240,12 +239,8 @@ def fine_tune(model: nn.Module, anchor_logits: np.ndarray, inputs: Mapping[str, 
             origins = np.concatenate([
                 patch_origins(rng, shape, size, config.batch_size - n_lab),
                 patch_origins(rng, shape, size, n_lab, centres)])
-            batch = {}
-            for name, arr in inputs.items():
-                x = crop_batch(arr, origins, size)
-                if config.augment:
-                    x = AUGMENTERS[name](x, gen)
-                batch[name] = normalise_batch(x, cards[name])
+            batch = training_batch(inputs, cards, origins, size,
+                                   gen if config.augment else None)
             out = model(batch)
             mask = _crop_mask(valid, origins, size) & out.valid
             ce = masked_cross_entropy(out.logits, crop_labels(labels, origins, size), mask,
