@@ -15,26 +15,24 @@ from qgis.core import (
 import processing
 from cmkd_plugin.engine.paths import resources_dir
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from model_helpers import model_child as _child  # noqa: E402
 
-
-def test_simulate_classify_with_bundled_student_carbonation_in_a_model(cmkd_provider, tmp_path):
+def test_simulate_classify_with_bundled_student_carbonation_in_a_model(cmkd_provider, model_child,
+                                                                      tmp_path):
     bundled = resources_dir() / "models" / "earth_carbonation_student.cmkd"
     assert bundled.exists(), "the bundled student is part of the plugin"
     classify = cmkd_provider.algorithm("classify")
     assert Path(classify.parameterDefinition("MODEL").defaultValue()) == bundled
 
     model = QgsProcessingModelAlgorithm("chain", "tests")
-    model.addChildAlgorithm(_child("cmkd:simulatesurvey", "simulate", {
+    model.addChildAlgorithm(model_child("cmkd:simulatesurvey", "simulate", {
         "PRESET": Source.fromStaticValue("earth_carbonation"),
         "SEED": Source.fromStaticValue(11), "SIZE": Source.fromStaticValue(160),
         "LABELS_PER_CLASS": Source.fromStaticValue(2), "HSI_BANDS": Source.fromStaticValue(16),
     }))
-    model.addChildAlgorithm(_child("cmkd:classify", "classify", {
+    model.addChildAlgorithm(model_child("cmkd:classify", "classify", {
         "RGB": Source.fromChildOutput("simulate", "OUTPUT_RGB"),   # MODEL: its default
     }, outputs=("OUTPUT_PROBABILITIES",)))
-    model.addChildAlgorithm(_child("cmkd:carbonation", "carbonation", {
+    model.addChildAlgorithm(model_child("cmkd:carbonation", "carbonation", {
         "PROBABILITIES": Source.fromChildOutput("classify", "OUTPUT_PROBABILITIES"),
         "SITES": Source.fromChildOutput("simulate", "OUTPUT_SITES"),
         "SITE_ID_FIELD": Source.fromStaticValue("site_id"),

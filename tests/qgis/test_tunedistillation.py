@@ -19,7 +19,6 @@ from qgis.core import (
 import processing
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from model_helpers import model_child as _child  # noqa: E402
 from tiny_scene import train_tiny_teacher, write_scene  # noqa: E402
 
 ISSUE_PARAMETERS = ("TEACHER", "RGB", "HSI", "DEM", "LABELS", "LABEL_FIELD", "MAX_EVALUATIONS",
@@ -45,17 +44,17 @@ def test_in_the_toolbox_with_the_issue_parameters(cmkd_provider):
     assert {"OUTPUT_TABLE", "OUTPUT_MODEL", "BEST_SCORE", "BEST_TEMPERATURE_START"} <= outputs
 
 
-def test_tune_then_classify_in_a_model(cmkd_provider, tiny, tmp_path):  # noqa: ARG001
+def test_tune_then_classify_in_a_model(cmkd_provider, model_child, tiny, tmp_path):  # noqa: ARG001
     model = QgsProcessingModelAlgorithm("tuning", "tests")
     static = Source.fromStaticValue
-    model.addChildAlgorithm(_child("cmkd:tunedistillation", "tune", {
+    model.addChildAlgorithm(model_child("cmkd:tunedistillation", "tune", {
         "TEACHER": static(str(tiny["teacher"])), "RGB": static(str(tiny["rgb"])),
         "HSI": static(str(tiny["hsi"])), "DEM": static(str(tiny["dem"])),
         "LABELS": static(str(tiny["labels"])), "LABEL_FIELD": static("mineral"),
         "MAX_EVALUATIONS": static(2), "EVAL_EPOCHS": static(1), "EPOCHS": static(1),
         "METHOD": static(2), "SEED": static(5),
     }, outputs=("OUTPUT_TABLE", "OUTPUT_MODEL", "OUTPUT_REPORT")))
-    model.addChildAlgorithm(_child("cmkd:classify", "classify", {
+    model.addChildAlgorithm(model_child("cmkd:classify", "classify", {
         "RGB": static(str(tiny["rgb"])),
         "MODEL": Source.fromChildOutput("tune", "OUTPUT_MODEL"),
     }, outputs=("OUTPUT_CLASSES",)))

@@ -265,3 +265,29 @@ def test_mars_preset_is_in_a_mars_crs(mars: Survey):
         wkt = src.crs.to_wkt()
     assert "Mars" in wkt and "Equirectangular" in wkt
     assert json.loads(json.dumps(mars.preset.class_names())) == [c.name for c in mars.preset.classes]
+
+
+def test_acquisition_options_shift_the_rgb_and_are_checked():
+    """A lower sun, a white-balance error and more noise (the new sites of the adaptation
+    benchmark) change the RGB the expected way and are recorded in its tags; the defaults are the
+    preset's conditions."""
+    from cmkd_plugin.engine.errors import InputError
+
+    base = SimulationConfig("earth_carbonation", seed=4, size_px=64, hsi_bands=16, hsi_gsd_m=1.0)
+    plain = generate_scene(base)
+    gain = generate_scene(SimulationConfig(**{**base.__dict__, "rgb_gain": (1.0, 1.0, 0.7)}))
+    noisy = generate_scene(SimulationConfig(**{**base.__dict__, "noise_scale": 4.0}))
+    low_sun = generate_scene(SimulationConfig(**{**base.__dict__, "sun_elevation_deg": 20.0}))
+    assert plain.rgb_tags["SUN_ELEVATION_DEG"] == "45" and "NOISE_SCALE" not in plain.rgb_tags
+    blue = lambda s: s.rgb[2].astype(float).mean()  # noqa: E731
+    assert blue(gain) < blue(plain) - 5
+    assert np.array_equal(gain.rgb[0], plain.rgb[0])  # the red channel is untouched
+    assert gain.rgb_tags["WHITE_BALANCE_GAIN_RGB"] == "1 1 0.7"
+    # Same scene, more noise: larger pixel-to-pixel differences.
+    rough = lambda s: np.abs(np.diff(s.rgb[1].astype(float), axis=1)).mean()  # noqa: E731
+    assert rough(noisy) > rough(plain)
+    assert low_sun.rgb_tags["SUN_ELEVATION_DEG"] == "20" and low_sun.hsi_tags["SUN_ELEVATION_DEG"] == "20"
+    assert not np.array_equal(low_sun.rgb, plain.rgb)
+    for bad in ({"sun_elevation_deg": 0.0}, {"rgb_gain": (1.0, 0.0, 1.0)}, {"noise_scale": -1.0}):
+        with pytest.raises(InputError):
+            generate_scene(SimulationConfig(**{**base.__dict__, **bad}))

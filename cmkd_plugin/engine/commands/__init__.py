@@ -15,4 +15,5 @@ COMMANDS: dict[str, str] = {
     "tunedistillation": "cmkd_plugin.engine.commands.tunedistillation",
     "carbonation": "cmkd_plugin.engine.commands.carbonation",
     "exportedge": "cmkd_plugin.engine.commands.exportedge",
+    "adaptsite": "cmkd_plugin.engine.commands.adaptsite",
 }

@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="label points per class in the labelled zone (20)")
     parser.add_argument("--hsi-format", choices=("gtiff", "envi"), default="gtiff",
                         help="HSI file format: GeoTIFF or ENVI .img + .hdr (gtiff)")
+    parser.add_argument("--sun-elevation-deg", type=float, default=None,
+                        help="sun elevation of both acquisitions, degrees (default: the preset's)")
+    parser.add_argument("--rgb-gain", type=float, nargs=3, default=(1.0, 1.0, 1.0),
+                        metavar=("R", "G", "B"),
+                        help="white-balance error of the RGB camera, per channel (default 1 1 1)")
+    parser.add_argument("--noise-scale", type=float, default=1.0,
+                        help="multiplies the RGB and HSI sensor noise (default 1)")
     parser.add_argument("--output-dir", required=True, help="folder for the outputs")
     for name in OUTPUT_OPTIONS:
         parser.add_argument(f"--{name}", default=None,
@@ -46,7 +53,8 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
         preset=args.preset, seed=args.seed, size_px=args.size_px, rgb_gsd_m=args.rgb_gsd_m,
         dem_gsd_m=args.dem_gsd_m, hsi_gsd_m=args.hsi_gsd_m, hsi_bands=args.hsi_bands,
         hsi_crs=args.hsi_crs or None, labels_per_class=args.labels_per_class,
-        hsi_format=args.hsi_format,
+        hsi_format=args.hsi_format, sun_elevation_deg=args.sun_elevation_deg,
+        rgb_gain=tuple(float(g) for g in args.rgb_gain), noise_scale=args.noise_scale,
     )
     outputs = OutputPaths.in_folder(args.output_dir, args.hsi_format,
                                     **{n: getattr(args, n) for n in OUTPUT_OPTIONS})

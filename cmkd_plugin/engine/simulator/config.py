@@ -30,6 +30,11 @@ class SimulationConfig:
     hsi_crs: str | None = None
     labels_per_class: int = 20
     hsi_format: str = "gtiff"
+    # Acquisition conditions (a site flown another day, with another camera). The defaults keep
+    # the preset's conditions and the files byte-identical to earlier versions.
+    sun_elevation_deg: float | None = None  # both acquisitions; None: the preset's
+    rgb_gain: tuple[float, float, float] = (1.0, 1.0, 1.0)  # R, G, B white-balance error
+    noise_scale: float = 1.0  # multiplies the RGB and HSI sensor noise
 
     @property
     def extent_m(self) -> float:
@@ -104,6 +109,14 @@ def validate(config: SimulationConfig) -> None:
         raise InputError(f"The seed must be zero or positive (got {config.seed}).")
     if config.hsi_format not in HSI_EXTENSIONS:
         raise InputError(f"Unknown HSI format '{config.hsi_format}'; choose gtiff or envi.")
+    if config.sun_elevation_deg is not None and not 5.0 <= config.sun_elevation_deg <= 90.0:
+        raise InputError(f"The sun elevation must be between 5 and 90 degrees "
+                         f"(got {config.sun_elevation_deg:g}).")
+    if len(config.rgb_gain) != 3 or not all(0.2 <= g <= 5.0 for g in config.rgb_gain):
+        raise InputError(f"The RGB gain needs three factors between 0.2 and 5 "
+                         f"(got {', '.join(f'{g:g}' for g in config.rgb_gain)}).")
+    if not 0.0 <= config.noise_scale <= 100.0:
+        raise InputError(f"The noise scale must be between 0 and 100 (got {config.noise_scale:g}).")
     if config.hsi_crs:
         _check_hsi_crs(config.hsi_crs, preset.crs)
 

@@ -9,7 +9,7 @@ labelled zone, labels, sites -> files.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rasterio.transform import Affine, from_origin
@@ -118,6 +118,14 @@ def _target_index(config: SimulationConfig, preset: Preset, grid: BaseGrid, hsi:
     return np.where(ok, r * hsi.cols + c, -1)
 
 
+def _sun_elevations(config: SimulationConfig, preset: Preset) -> tuple[float, float]:
+    """Sun elevation (degrees) of the RGB and the HSI acquisitions: the preset's, or both set
+    to ``config.sun_elevation_deg``."""
+    if config.sun_elevation_deg is None:
+        return preset.rgb_sun_elevation_deg, preset.hsi_sun_elevation_deg
+    return config.sun_elevation_deg, config.sun_elevation_deg
+
+
 def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -> Scene:
     """Simulate a survey in memory (validated first). See the module docstring for the steps."""
     feedback = feedback or Feedback()
@@ -138,10 +146,11 @@ def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -
     nd = math.ceil(config.extent_m / gd - 1e-9)
     dem_grid = Grid(preset.crs, from_origin(x0, y0, gd, gd), nd, nd)
     z = make_dem((nd, nd), gd, preset.rms_slope, rng["terrain"])
+    rgb_sun_el, hsi_sun_el = _sun_elevations(config, preset)
     illum_rgb_dem = illumination_factor(z, gd, preset.rgb_sun_azimuth_deg,
-                                        preset.rgb_sun_elevation_deg, preset.diffuse_fraction)
+                                        rgb_sun_el, preset.diffuse_fraction)
     illum_hsi_dem = illumination_factor(z, gd, preset.hsi_sun_azimuth_deg,
-                                        preset.hsi_sun_elevation_deg, preset.diffuse_fraction)
+                                        hsi_sun_el, preset.diffuse_fraction)
     z_base = resample_same_origin(z, gd, (n, n), g)
     illum_rgb = resample_same_origin(illum_rgb_dem, gd, (n, n), g)
     illum_hsi = resample_same_origin(illum_hsi_dem, gd, (n, n), g)
@@ -167,8 +176,11 @@ def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -
     kind = preset.atmosphere
     aod = AEROSOL_OPTICAL_DEPTH[kind]
     camera = Camera(exposure=RGB_EXPOSURE[kind])
+    if config.noise_scale != 1.0:
+        camera = replace(camera, read_noise=camera.read_noise * config.noise_scale,
+                         shot_noise=camera.shot_noise * config.noise_scale ** 2)
     atm_rgb = Atmosphere(kind, aod, 0.0, 0.0)
-    airmass_rgb = 1.0 + 1.0 / math.sin(math.radians(preset.rgb_sun_elevation_deg))
+    airmass_rgb = 1.0 + 1.0 / math.sin(math.radians(rgb_sun_el))
     ground_irradiance = solar_irradiance(wl) * atm_rgb.transmittance(wl, airmass_rgb)
     rgb_matrix = camera.white_balanced_matrix(wl, ground_irradiance)
     table_rgb = build_table(pairs, rgb_matrix, companion, max_fraction)
@@ -180,6 +192,9 @@ def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -
         lin = render_pixels(table_rgb, comp, sl) * illum_rgb[sl].reshape(-1, 1)
         lin = (1.0 - veil) * lin + veil * dust_rgb[None, :]
         lin *= camera.exposure
+        if config.rgb_gain != (1.0, 1.0, 1.0):
+            # A white-balance error of the camera: per-channel gain on the linear signal.
+            lin *= np.asarray(config.rgb_gain, dtype=np.float32)[None, :]
         sigma = np.sqrt(camera.read_noise**2 + camera.shot_noise * np.clip(lin, 0, None))
         lin = lin + sigma * rng["rgb"].standard_normal(lin.shape, dtype=np.float32)
         enc = np.round(srgb_encode(lin) * 255.0).astype(np.uint8)
@@ -246,10 +261,12 @@ def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -
     res_field = 1.0 + (residual + variation)[..., None] * (res_shape / safe_residual)[None, None, :]
     path = atm_hsi.path_spectrum(bands.centres_nm, srf @ spectra.spectrum("mars_dust"))
     cube = cube * (1.0 - atm_hsi.haze_reflectance) * res_field + path[None, None, :]
-    airmass_hsi = 1.0 + 1.0 / math.sin(math.radians(preset.hsi_sun_elevation_deg))
+    airmass_hsi = 1.0 + 1.0 / math.sin(math.radians(hsi_sun_el))
     trans = atm_hsi.transmittance(bands.centres_nm, airmass_hsi)
     sigma = hsi_noise_sigma(bands.centres_nm, np.moveaxis(cube, -1, 0), trans,
                             solar_irradiance(bands.centres_nm))
+    if config.noise_scale != 1.0:
+        sigma = sigma * np.float32(config.noise_scale)
     cube = np.moveaxis(cube, -1, 0) + sigma * rng["hsi"].standard_normal(sigma.shape,
                                                                           dtype=np.float32)
     cube = cube.astype(np.float32)
@@ -283,12 +300,16 @@ def generate_scene(config: SimulationConfig, feedback: Feedback | None = None) -
     common = {"CMKD_PRESET": preset.name, "CMKD_SEED": str(config.seed),
               "CMKD_SIMULATED": "yes"}
     rgb_tags = dict(common, SUN_AZIMUTH_DEG=f"{preset.rgb_sun_azimuth_deg:g}",
-                    SUN_ELEVATION_DEG=f"{preset.rgb_sun_elevation_deg:g}",
+                    SUN_ELEVATION_DEG=f"{rgb_sun_el:g}",
                     EXPOSURE=f"{camera.exposure:g}", HAZE_REFLECTANCE_550NM=f"{veil:g}",
                     AEROSOL_OPTICAL_DEPTH_550NM=f"{aod:g}")
     hsi_tags = dict(common, SUN_AZIMUTH_DEG=f"{preset.hsi_sun_azimuth_deg:g}",
-                    SUN_ELEVATION_DEG=f"{preset.hsi_sun_elevation_deg:g}",
+                    SUN_ELEVATION_DEG=f"{hsi_sun_el:g}",
                     QUANTITY="apparent surface reflectance (no topographic correction)")
+    if config.rgb_gain != (1.0, 1.0, 1.0):
+        rgb_tags["WHITE_BALANCE_GAIN_RGB"] = " ".join(f"{g:g}" for g in config.rgb_gain)
+    if config.noise_scale != 1.0:
+        rgb_tags["NOISE_SCALE"] = hsi_tags["NOISE_SCALE"] = f"{config.noise_scale:g}"
     feedback.progress(100)
     return Scene(
         config=config, preset=preset, rgb_grid=rgb_grid, dem_grid=dem_grid, hsi_grid=hsi_grid,

@@ -16,9 +16,8 @@ from ..geo.labels import UNLABELLED
 from ..models.card import ModalityCard
 from ..models.losses import class_balanced_weights, masked_cross_entropy
 from ..models.student import make_student
-from .augment import AUGMENTERS
-from .common import (crop_batch, crop_labels, labelled_pixels, normalise_batch, patch_origins,
-                     seed_everything, single_threaded)
+from .common import (crop_labels, labelled_pixels, patch_origins, seed_everything,
+                     single_threaded, training_batch)
 from .config import DistillConfig
 from .distill import StudentResult, _eval_every, _select
 
@@ -74,12 +73,8 @@ def train_baseline(
         for _ in range(steps_per_epoch):
             feedback.check_cancelled()
             origins = patch_origins(rng, shape, size, config.batch_size, centres)
-            batch = {}
-            for name, arr in inputs.items():
-                x = crop_batch(arr, origins, size)
-                if config.augment:
-                    x = AUGMENTERS[name](x, gen)
-                batch[name] = normalise_batch(x, cards[name])
+            batch = training_batch(inputs, cards, origins, size,
+                                   gen if config.augment else None)
             out = model(batch)
             loss = masked_cross_entropy(out.logits, crop_labels(labels, origins, size), out.valid, weights)
             opt.zero_grad()

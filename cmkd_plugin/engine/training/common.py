@@ -89,6 +89,23 @@ def crop_batch(array: np.ndarray, origins: np.ndarray, size: int) -> torch.Tenso
     return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
 
+def training_batch(inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard],
+                   origins: np.ndarray, size: int,
+                   augment_with: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Normalised (B, C, size, size) crops of every input at ``origins``, each augmented by its
+    modality's augmenter (:data:`.augment.AUGMENTERS`) drawing from ``augment_with`` (None: no
+    augmentation)."""
+    from .augment import AUGMENTERS
+
+    batch = {}
+    for name, arr in inputs.items():
+        x = crop_batch(arr, origins, size)
+        if augment_with is not None:
+            x = AUGMENTERS[name](x, augment_with)
+        batch[name] = normalise_batch(x, cards[name])
+    return batch
+
+
 def crop_labels(labels: np.ndarray, origins: np.ndarray, size: int) -> torch.Tensor:
     """(B, size, size) int64 label crops (255 = unlabelled)."""
     out = np.stack([labels[r:r + size, c:c + size] for r, c in origins])
@@ -250,7 +267,7 @@ def upsample_mask(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.n
 
 __all__ = [
     "HSI", "MS", "RGB", "DEM", "single_threaded", "seed_everything", "modality_card",
-    "normalise_batch", "crop_batch",
+    "normalise_batch", "crop_batch", "training_batch",
     "crop_labels", "patch_origins", "labelled_pixels", "predict_area", "upsample_targets",
     "upsample_area", "upsample_mask",
 ]

@@ -31,9 +31,8 @@ from ..models.card import ModalityCard
 from ..models.losses import class_balanced_weights, distillation_loss
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
-from .augment import AUGMENTERS
-from .common import (crop_batch, crop_labels, labelled_pixels, normalise_batch, patch_origins,
-                     predict_area, predict_pixels, seed_everything, single_threaded, upsample_mask,
+from .common import (crop_labels, labelled_pixels, patch_origins, predict_area, predict_pixels,
+                     seed_everything, single_threaded, training_batch, upsample_mask,
                      upsample_targets)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
 from .metrics import evaluate
@@ -209,12 +208,8 @@ def distil(
             origins = patch_origins(rng, shape, size, config.batch_size - n_lab, None, factor)
             if n_lab:
                 origins = np.concatenate([origins, patch_origins(rng, shape, size, n_lab, centres, factor)])
-            batch = {}
-            for name, arr in inputs.items():
-                x = crop_batch(arr, origins, size)
-                if config.augment:
-                    x = AUGMENTERS[name](x, gen)
-                batch[name] = normalise_batch(x, cards[name])
+            batch = training_batch(inputs, cards, origins, size,
+                                   gen if config.augment else None)
             t_logits = upsample_targets(targets.logits, origins, size, factor)
             t_feats = upsample_targets(targets.features, origins, size, factor)
             mask = torch.from_numpy(np.stack([transfer[r:r + size, c:c + size] for r, c in origins]))

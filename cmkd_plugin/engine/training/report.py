@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-ROLES = ("teacher", "intermediate", "student", "baseline")
+# "original" and "adapted": the two sides of a site adaptation (``adaptsite``).
+ROLES = ("teacher", "intermediate", "student", "baseline", "original", "adapted")
 
 
 def model_cost(model: Any, bands: Mapping[str, int], tile_px: int = 128) -> dict[str, Any]:

@@ -18,9 +18,8 @@ from ..models.card import ModalityCard
 from ..models.config import ModalitySpec, TeacherConfig
 from ..models.losses import class_balanced_weights, masked_cross_entropy
 from ..models.teacher import Teacher
-from .augment import AUGMENTERS
-from .common import (crop_batch, crop_labels, labelled_pixels, modality_card, normalise_batch,
-                     patch_origins, predict_area, predict_pixels, seed_everything, single_threaded)
+from .common import (crop_labels, labelled_pixels, modality_card, patch_origins, predict_area,
+                     predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import TeacherTrainConfig
 from .data import SceneData
 from .metrics import evaluate
@@ -118,12 +117,8 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
             # Labels are sparse: a small patch centred on a label holds its whole receptive
             # field, so nothing is spent on unlabelled context.
             origins = patch_origins(rng, (h, w), size, config.batch_size, centres, jitter=False)
-            batch = {}
-            for name, arr in inputs.items():
-                x = crop_batch(arr, origins, size)
-                if config.augment:
-                    x = AUGMENTERS[name](x, gen)
-                batch[name] = normalise_batch(x, cards[name])
+            batch = training_batch(inputs, cards, origins, size,
+                                   gen if config.augment else None)
             labels = crop_labels(train_lab, origins, size)
             out = model(batch, modality_dropout=config.modality_dropout)
             loss = masked_cross_entropy(out.logits, labels, out.valid, weights)

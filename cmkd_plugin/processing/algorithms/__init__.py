@@ -6,7 +6,8 @@ from .simulatesurvey import SimulateSurveyAlgorithm
 from .carbonation import CarbonationAlgorithm
 from .mapping import ClassifyAlgorithm, EvaluateAlgorithm
 from .exportedge import ExportEdgeAlgorithm
-from .training import DistillStudentAlgorithm, TrainTeacherAlgorithm, TuneDistillationAlgorithm
+from .training import (AdaptSiteAlgorithm, DistillStudentAlgorithm, TrainTeacherAlgorithm,
+                       TuneDistillationAlgorithm)
 
 ALGORITHMS = [
     SetupEngineAlgorithm,
@@ -15,6 +16,7 @@ ALGORITHMS = [
     TrainTeacherAlgorithm,
     DistillStudentAlgorithm,
     TuneDistillationAlgorithm,
+    AdaptSiteAlgorithm,
     ExportEdgeAlgorithm,
     ClassifyAlgorithm,
     EvaluateAlgorithm,
