@@ -2,7 +2,6 @@
 MODEL parameter left at its default) → carbonation — runs through Processing, as a user would
 chain them in the Modeler."""
 
-import sys
 from pathlib import Path
 
 import geopandas as gpd
