@@ -47,7 +47,7 @@ from .common import (crop_batch, crop_labels, labelled_pixels, modality_card, pa
 from .config import AdaptConfig
 from .data import SceneData, coarse_labels, load_scene
 from .metrics import evaluate
-from .pipeline import _prepare_outputs, _save
+from .pipeline import prepare_outputs, save_outputs
 from .report import build_report
 
 EVALUATION_TEXT = ("Few-shot adaptation: every labelled point trains, so the accuracy at the "
@@ -292,7 +292,7 @@ def run_adaptation(
     from ..atomic import refuse_inputs_as_outputs
 
     feedback = feedback or Feedback()
-    paths = _prepare_outputs(output_model, output_report)
+    paths = prepare_outputs(output_model, output_report)
     refuse_inputs_as_outputs([model_path, rgb, hsi, dem, labels], [str(p) for p in paths])
     original, card = load_model(model_path)
     site = load_site(model_path, card, rgb, hsi, dem, labels, label_field, feedback.step(0, 10))
@@ -350,7 +350,7 @@ def run_adaptation(
                  "original": dict(card.metrics)},
         provenance=Provenance.now({**site.sources, "adapted_from": os.path.basename(str(model_path)),
                                    "original_provenance": card.provenance.data}))
-    _save(adapted, new_card, report, paths)
+    save_outputs(adapted, new_card, report, paths)
     feedback.progress(100)
     outputs = {"OUTPUT_MODEL": str(paths[0]), "OUTPUT_REPORT": str(paths[1]),
                "OUTPUT_REPORT_JSON": str(paths[2]), "LABELLED_PIXELS": n_lab,

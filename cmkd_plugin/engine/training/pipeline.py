@@ -91,7 +91,8 @@ def _classes(scene: SceneData) -> tuple[ClassCard, ...]:
     return tuple(ClassCard(n, c) for n, c in zip(scene.class_names, scene.colours))
 
 
-def _save(model: Any, card: ModelCard, report: dict[str, Any], paths: tuple[Path, Path, Path]) -> None:
+def save_outputs(model: Any, card: ModelCard, report: dict[str, Any], paths: tuple[Path, Path, Path]) -> None:
+    """Write the model file, the HTML report and its JSON twin together (all or none)."""
     with AtomicOutputs() as outs:
         tmp_model = outs.add(paths[0])
         tmp_html = outs.add(paths[1])
@@ -144,7 +145,7 @@ def run_teacher_training(
         training=training, metrics=headline)
     report = build_report("CMKD Survey teacher training", scene.class_names, metrics, cost,
                           EVALUATION_TEXT, inputs=scene.sources, training=training)
-    _save(result.model, card, report, paths)
+    save_outputs(result.model, card, report, paths)
     feedback.progress(100)
     outputs = {"OUTPUT_MODEL": str(paths[0]), "OUTPUT_REPORT": str(paths[1]),
                "OUTPUT_REPORT_JSON": str(paths[2]),
@@ -353,7 +354,7 @@ def finish_distillation(
         provenance=Provenance.now({**scene.sources, "teacher": os.path.basename(str(teacher))}),
         pixel_size_m=float(min(scene.grid.res)), training=training,
         metrics={k: v for k, v in h.items() if v is not None})
-    _save(student.model, card, report, paths)
+    save_outputs(student.model, card, report, paths)
     feedback.progress(100)
     outputs = {"OUTPUT_MODEL": str(paths[0]), "OUTPUT_REPORT": str(paths[1]),
                "OUTPUT_REPORT_JSON": str(paths[2]),
