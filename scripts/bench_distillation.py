@@ -83,21 +83,32 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def read_scene(scene_dir: Path, t_card, names: tuple[str, ...], labels: bool = False,
+               data: DataConfig = DataConfig()):
+    """A simulator scene on the teacher's bands, and its full-resolution truth."""
+    hc = t_card.modality("hsi")
+    scene = load_scene(scene_dir / "rgb.tif", scene_dir / "hsi.tif", scene_dir / "dem.tif",
+                       scene_dir / "labels.gpkg" if labels else None, data, class_names=names,
+                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
+    with rasterio.open(scene_dir / "truth.tif") as ds:
+        truth = ds.read(1)
+    return scene, truth
+
+
+def teacher_prediction(model, cards, scene) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's classes upsampled to the RGB grid, and the pixels where it has inputs."""
+    t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
+    t_logits, _, t_valid = predict_area(model, t_in, cards)
+    mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
+    return upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0), mask
+
+
 def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
                    baseline: object, names: tuple[str, ...]) -> dict:
     t_model, t_card = load_model(teacher_path, "teacher")
     s_model, s_card = load_model(student_path, "student")
-    hc = t_card.modality("hsi")
-    scene = load_scene(scene_dir / "rgb.tif", scene_dir / "hsi.tif", scene_dir / "dem.tif", None,
-                       DataConfig(), class_names=names,
-                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
-    with rasterio.open(scene_dir / "truth.tif") as ds:
-        truth = ds.read(1)
-    t_cards = {m.name: m for m in t_card.modalities}
-    t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
-    t_logits, _, t_valid = predict_area(t_model, t_in, t_cards)
-    t_pred = upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0)
-    mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
+    scene, truth = read_scene(scene_dir, t_card, names)
+    t_pred, mask = teacher_prediction(t_model, {m.name: m for m in t_card.modalities}, scene)
     rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
     s_cards = {"rgb": s_card.modality("rgb")}
     s_pred = predict_area(s_model, rgb, s_cards)[0].argmax(axis=0)
@@ -119,19 +130,14 @@ def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
 
 
 def train_ceiling_models(train_dir: Path, teacher_path: Path, names: tuple[str, ...],
-                         teacher_epochs: int, student_epochs: int, seed: int) -> tuple[object, object, dict]:
+                         teacher_epochs: int, student_epochs: int, seed: int) -> tuple:
     """The dense-truth teacher and RGB model of the training scene (see the module docstring).
 
     Returns:
         ``(teacher, teacher modality cards, RGB model)``.
     """
     _, t_card = load_model(teacher_path, "teacher")
-    hc = t_card.modality("hsi")
-    scene = load_scene(train_dir / "rgb.tif", train_dir / "hsi.tif", train_dir / "dem.tif",
-                       train_dir / "labels.gpkg", DataConfig(seed=seed), class_names=names,
-                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
-    with rasterio.open(train_dir / "truth.tif") as ds:
-        truth = ds.read(1)
+    scene, truth = read_scene(train_dir, t_card, names, labels=True, data=DataConfig(seed=seed))
     dense = replace(scene, labels=truth.astype(np.uint8),
                     labels_coarse=coarse_labels(truth, scene.factor, len(names)))
     teacher = train_teacher(dense, TeacherTrainConfig(epochs=teacher_epochs, patience_epochs=teacher_epochs,
@@ -147,16 +153,8 @@ def evaluate_ceilings(scene_dir: Path, teacher_path: Path, models: tuple, names:
     """OA of the dense-truth teacher and RGB model on a test scene (same pixels as the others)."""
     teacher, t_cards, (rgb_model, rgb_cards) = models
     _, t_card = load_model(teacher_path, "teacher")
-    hc = t_card.modality("hsi")
-    scene = load_scene(scene_dir / "rgb.tif", scene_dir / "hsi.tif", scene_dir / "dem.tif", None,
-                       DataConfig(), class_names=names,
-                       hsi_target=SpectralBands(hc.wavelengths_nm or (), hc.fwhm_nm, None, "card"))
-    with rasterio.open(scene_dir / "truth.tif") as ds:
-        truth = ds.read(1)
-    t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
-    t_logits, _, t_valid = predict_area(teacher, t_in, t_cards)
-    mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
-    t_pred = upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0)
+    scene, truth = read_scene(scene_dir, t_card, names)
+    t_pred, mask = teacher_prediction(teacher, t_cards, scene)
     rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
     r_pred = predict_area(rgb_model, rgb, rgb_cards)[0].argmax(axis=0)
     return {"dense_truth_teacher": evaluate(truth, t_pred, names, mask)["oa"],
