@@ -100,17 +100,15 @@ def qgis_rgba(colour: str) -> str:
     return f"{int(c[0:2], 16)},{int(c[2:4], 16)},{int(c[4:6], 16)},255"
 
 
-def pseudocolour_qml(stops: Sequence[tuple[float, str, str]], band: int = 1) -> str:
-    """A QGIS single-band pseudocolour style interpolated between ``(value, colour, label)``
-    stops (ascending values); the labels are what the legend shows, units included."""
-    items = "\n".join(
-        f'          <item value="{v:.6g}" color="{c}" alpha="255" label={quoteattr(label)}/>'
-        for v, c, label in stops)
-    lo, hi = stops[0][0], stops[-1][0]
+def _raster_qml(renderer: str, body: str, provider: str = "") -> str:
+    """A QGIS raster style document: ``renderer`` is the ``<rasterrenderer ...>`` opening tag's
+    attributes, ``body`` its renderer-specific children, ``provider`` an optional
+    ``<provider>`` block; the rest (transparency, min/max origin, colour adjustments,
+    resampling) is what QGIS 3.22 writes by default."""
     return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
 <qgis version="3.22.0" styleCategories="Symbology">
   <pipe>
-    <rasterrenderer type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" classificationMin="{lo:.6g}" classificationMax="{hi:.6g}">
+{provider}    <rasterrenderer {renderer}>
       <rasterTransparency/>
       <minMaxOrigin>
         <limits>None</limits>
@@ -120,7 +118,28 @@ def pseudocolour_qml(stops: Sequence[tuple[float, str, str]], band: int = 1) -> 
         <cumulativeCutUpper>0.98</cumulativeCutUpper>
         <stdDevFactor>2</stdDevFactor>
       </minMaxOrigin>
-      <rastershader>
+{body}
+    </rasterrenderer>
+    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
+    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
+    <rasterresampler maxOversampling="2"/>
+  </pipe>
+  <blendMode>0</blendMode>
+</qgis>
+"""
+
+
+def pseudocolour_qml(stops: Sequence[tuple[float, str, str]], band: int = 1) -> str:
+    """A QGIS single-band pseudocolour style interpolated between ``(value, colour, label)``
+    stops (ascending values); the labels are what the legend shows, units included."""
+    items = "\n".join(
+        f'          <item value="{v:.6g}" color="{c}" alpha="255" label={quoteattr(label)}/>'
+        for v, c, label in stops)
+    lo, hi = stops[0][0], stops[-1][0]
+    return _raster_qml(
+        f'type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
+        f'classificationMin="{lo:.6g}" classificationMax="{hi:.6g}"',
+        f"""      <rastershader>
         <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="{lo:.6g}" maximumValue="{hi:.6g}" labelPrecision="2">
           <colorramp type="gradient" name="[source]">
             <Option type="Map">
@@ -132,15 +151,7 @@ def pseudocolour_qml(stops: Sequence[tuple[float, str, str]], band: int = 1) -> 
           </colorramp>
 {items}
         </colorrampshader>
-      </rastershader>
-    </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"""
+      </rastershader>""")
 
 
 def class_qml(class_names: Sequence[str], colours: Sequence[str],
@@ -150,34 +161,16 @@ def class_qml(class_names: Sequence[str], colours: Sequence[str],
         f'          <paletteEntry value="{i}" color="{escape(c.lower())}" alpha="255" '
         f'label="{escape(n)}"/>' for i, (n, c) in enumerate(zip(class_names, colours))
     )
-    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.0" styleCategories="Symbology">
-  <pipe>
-    <provider>
-      <resampling enabled="false" zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" maxOversampling="2"/>
-    </provider>
-    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">
-      <rasterTransparency/>
-      <minMaxOrigin>
-        <limits>None</limits>
-        <extent>WholeRaster</extent>
-        <statAccuracy>Estimated</statAccuracy>
-        <cumulativeCutLower>0.02</cumulativeCutLower>
-        <cumulativeCutUpper>0.98</cumulativeCutUpper>
-        <stdDevFactor>2</stdDevFactor>
-      </minMaxOrigin>
-      <colorPalette>
+    return _raster_qml(
+        'type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor=""',
+        f"""      <colorPalette>
 {entries}
       </colorPalette>
-      <colorramp type="randomcolors" name="[source]"/>
-    </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"""
+      <colorramp type="randomcolors" name="[source]"/>""",
+        provider="""    <provider>
+      <resampling enabled="false" zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" maxOversampling="2"/>
+    </provider>
+""")
 
 
 def write_class_raster(path: str | os.PathLike[str], classes: np.ndarray, *, crs, transform,
