@@ -164,6 +164,7 @@ def main() -> int:
     parser.add_argument("--teacher-size", type=int, default=384, help="side of the teacher scene")
     parser.add_argument("--workdir", help="folder for generated rasters (default: a temp folder)")
     parser.add_argument("--json", help="write the figures to this JSON file too")
+    parser.add_argument("--output-dir", help="write the figures to bench_classify.json in this folder")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("model", "rgb", "hsi", "dem", "out"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -221,6 +222,9 @@ def main() -> int:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures, indent=2))
+    if args.output_dir and not args.json:
+        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+        args.json = str(Path(args.output_dir) / "bench_classify.json")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0

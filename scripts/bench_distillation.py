@@ -163,7 +163,9 @@ def evaluate_ceilings(scene_dir: Path, teacher_path: Path, models: tuple, names:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench"))
+    parser.add_argument("--work-dir", "--output-dir", dest="work_dir", type=Path,
+                        default=Path("/tmp/cmkd-bench"),
+                        help="scenes, models and bench.json (make bench passes --output-dir)")
     parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102])

@@ -178,6 +178,10 @@ def distil(
     if not transfer.any():
         raise InputError("The teacher's inputs and the student's inputs share no valid pixel; "
                          "check that the rasters cover the same area.")
+    # Centres of the teacher pixels with inputs, on the student's grid (a factor^2 smaller list
+    # than the transfer pixels themselves).
+    t_rows, t_cols = np.nonzero(targets.valid)
+    transfer_centres = (t_rows * factor + factor // 2, t_cols * factor + factor // 2)
     pixel_weights = None
     if config.class_balanced:
         arg = targets.logits.argmax(axis=0)[targets.valid]
@@ -205,7 +209,9 @@ def distil(
         for _ in range(steps_per_epoch):
             feedback.check_cancelled()
             n_lab = config.batch_size // 2 if use_ce else 0
-            origins = patch_origins(rng, shape, size, config.batch_size - n_lab, None, factor)
+            # Transfer patches contain a transfer-set pixel: where the teacher has no inputs
+            # (outside the HSI flight lines) a patch teaches nothing.
+            origins = patch_origins(rng, shape, size, config.batch_size - n_lab, transfer_centres, factor)
             if n_lab:
                 origins = np.concatenate([origins, patch_origins(rng, shape, size, n_lab, centres, factor)])
             batch = training_batch(inputs, cards, origins, size,
