@@ -161,6 +161,16 @@ def evaluate_ceilings(scene_dir: Path, teacher_path: Path, models: tuple, names:
             "dense_truth_rgb": evaluate(truth, r_pred, names, mask)["oa"]}
 
 
+# Distillation settings the benchmark can compare (all on the same data and budget).
+VARIANTS: dict[str, dict] = {
+    "direct": {},
+    "progressive": {"progressive": True},
+    # Pure distillation: the teacher's probabilities at T = 1, no feature term, no label term.
+    "pure_kd": {"ce_weight": 0.0, "feature_weight": 0.0, "temperature_start": 1.0,
+                "temperature_end": 1.0},
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", "--output-dir", dest="work_dir", type=Path,
@@ -179,6 +189,10 @@ def main() -> int:
                         help="patches per student epoch (same budget for the baseline)")
     parser.add_argument("--progressive", action="store_true",
                         help="also distil through the multispectral chain and compare")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
+                        help="distillation settings to compare (default: direct, and progressive "
+                             "with --progressive); the one with the best validation OA is reported "
+                             "as 'selected'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ceilings", action=argparse.BooleanOptionalAction, default=True,
                         help="also train the dense-truth teacher and RGB model (what the scene allows)")
@@ -204,17 +218,17 @@ def main() -> int:
             str(table), fb)
         t1 = time.perf_counter()
         log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
-        variants = [("direct", False)] + ([("progressive", True)] if args.progressive else [])
+        variants = args.variants or (["direct"] + (["progressive"] if args.progressive else []))
         preset_result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs}
-        for name, progressive in variants:
+        for name in variants:
             t2 = time.perf_counter()
             student = run_distillation(
                 str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
                 str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
                 str(work / f"student_{name}.cmkd"), str(work / f"student_{name}.html"),
-                DistillConfig(epochs=args.student_epochs, progressive=progressive, seed=args.seed,
+                DistillConfig(epochs=args.student_epochs, seed=args.seed,
                               encoder_depth=args.student_depth,
-                              patches_per_epoch=args.student_patches),
+                              patches_per_epoch=args.student_patches, **VARIANTS[name]),
                 feedback=fb)
             t3 = time.perf_counter()
             log(f"{preset}/{name}: distillation + baseline in {t3 - t2:.0f} s; validation "
@@ -232,6 +246,8 @@ def main() -> int:
                                          for d in test_dirs}
             log(f"{preset}: ceilings in {time.perf_counter() - t4:.0f} s: "
                 f"{json.dumps(preset_result['ceilings'])}")
+        preset_result["selected_by_validation"] = max(
+            variants, key=lambda v: preset_result[v]["validation"].get("STUDENT_OA") or 0.0)
         preset_result["student_depth"] = args.student_depth
         preset_result["student_patches_per_epoch"] = args.student_patches
         results[preset] = preset_result
@@ -241,12 +257,13 @@ def main() -> int:
           "| gain (pts) | purity ceiling | student OA, all RGB | baseline OA, all RGB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for preset, r in results.items():
-        for name in ("direct", "progressive"):
+        for name in VARIANTS:
             if name not in r:
                 continue
             for scene, m in r[name]["tests"].items():
                 t, s, b = (m[k]["oa"] for k in ("teacher", "student", "baseline"))
-                print(f"| {preset} | {name} | {scene} | {t:.3f} | {s:.3f} | {b:.3f} | {s / t:.3f} | "
+                chosen = " (selected)" if len(r) and r.get("selected_by_validation") == name else ""
+                print(f"| {preset} | {name}{chosen} | {scene} | {t:.3f} | {s:.3f} | {b:.3f} | {s / t:.3f} | "
                       f"{100 * (s - b):+.1f} | {m['purity_ceiling']:.3f} | "
                       f"{m['student_all_rgb']['oa']:.3f} | {m['baseline_all_rgb']['oa']:.3f} |")
     print()
@@ -258,7 +275,7 @@ def main() -> int:
         print("|---|---|---|---|---|---|---|---|---|")
         for preset, r in results.items():
             for scene, c in r.get("ceilings", {}).items():
-                m = r["direct"]["tests"][scene]
+                m = r[r["selected_by_validation"]]["tests"][scene]
                 t, s = m["teacher"]["oa"], m["student"]["oa"]
                 print(f"| {preset} | {scene} | {m['purity_ceiling']:.3f} | {c['dense_truth_teacher']:.3f} | "
                       f"{t:.3f} | {c['dense_truth_rgb']:.3f} | {s:.3f} | {c['dense_truth_rgb'] / t:.3f} | "
@@ -268,8 +285,9 @@ def main() -> int:
           "student params | teacher FLOPs/px | student FLOPs/px | student Mpx/s |")
     print("|---|---|---|---|---|---|---|---|")
     for preset, r in results.items():
-        c = r["direct"]["cost"]
-        print(f"| {preset} | {r['teacher_train_s']:.0f} | {r['direct']['distill_s']:.0f} | "
+        first = next(v for v in VARIANTS if v in r)
+        c = r[first]["cost"]
+        print(f"| {preset} | {r['teacher_train_s']:.0f} | {r[first]['distill_s']:.0f} | "
               f"{c['teacher']['parameters']:,} | {c['student']['parameters']:,} | "
               f"{c['teacher']['flops_per_pixel']:,} | {c['student']['flops_per_pixel']:,} | "
               f"{c['student']['throughput_mpx_per_s']:.2f} |")
