@@ -332,6 +332,10 @@ The report compares teacher, student and an RGB-only baseline (the student train
       <translation>特徴整合の重み</translation>
     </message>
     <message>
+      <source>Label cross-entropy weight (0 = distil from the teacher only)</source>
+      <translation>ラベル交差エントロピーの重み（0 = 教師モデルからの蒸留のみ）</translation>
+    </message>
+    <message>
       <source>Progressive chain HSI → multispectral → RGB</source>
       <translation>段階的蒸留 HSI → マルチスペクトル → RGB</translation>
     </message>

@@ -141,6 +141,7 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
     FEATURE_WEIGHT = "FEATURE_WEIGHT"
     CLASS_BALANCED = "CLASS_BALANCED"
     PROGRESSIVE = "PROGRESSIVE"
+    CE_WEIGHT = "CE_WEIGHT"
     METRICS = {"TEACHER_OA": "Teacher overall accuracy", "STUDENT_OA": "Student overall accuracy",
                "BASELINE_OA": "RGB-only baseline overall accuracy",
                "RETENTION": "Accuracy retention (student / teacher)"}
@@ -155,6 +156,7 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
             (self.TEMPERATURE_START, "Temperature at the start", 4.0),
             (self.TEMPERATURE_END, "Temperature at the end", 1.0),
             (self.FEATURE_WEIGHT, "Feature alignment weight", 0.5),
+            (self.CE_WEIGHT, "Label cross-entropy weight (0 = distil from the teacher only)", 0.5),
         ):
             self.add_advanced(QgsProcessingParameterNumber(
                 key, self.tr(label), QgsProcessingParameterNumber.Double,
@@ -180,6 +182,7 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
         args += ["--temperature-start", number(self.TEMPERATURE_START),
                  "--temperature-end", number(self.TEMPERATURE_END),
                  "--feature-weight", number(self.FEATURE_WEIGHT),
+                 "--ce-weight", number(self.CE_WEIGHT),
                  flag(self.CLASS_BALANCED, "class-balanced"),
                  flag(self.PROGRESSIVE, "progressive")]
         return self.run_training("distillstudent", args, parameters, context, feedback)
