@@ -275,7 +275,7 @@ def main() -> int:
         print("|---|---|---|---|---|---|---|---|---|")
         for preset, r in results.items():
             for scene, c in r.get("ceilings", {}).items():
-                m = r[r["selected_by_validation"]]["tests"][scene]
+                m = r["direct" if "direct" in r else r["selected_by_validation"]]["tests"][scene]
                 t, s = m["teacher"]["oa"], m["student"]["oa"]
                 print(f"| {preset} | {scene} | {m['purity_ceiling']:.3f} | {c['dense_truth_teacher']:.3f} | "
                       f"{t:.3f} | {c['dense_truth_rgb']:.3f} | {s:.3f} | {c['dense_truth_rgb'] / t:.3f} | "
