@@ -107,6 +107,14 @@ def write_noise(path: Path, size_px: int, bands: int, dtype: str, *, pixel_m: fl
     return path
 
 
+def write_figures(output_dir: str | os.PathLike[str] | None, name: str, figures: dict) -> None:
+    """Write ``figures`` as ``<output_dir>/<name>.json`` (nothing without a folder)."""
+    if output_dir:
+        out = Path(output_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
 def child_classify(args: argparse.Namespace) -> None:
     """Runs in a child process: one classification, timings printed as JSON on stdout."""
     from cmkd_plugin.engine.classify.config import ClassifyConfig
@@ -222,9 +230,7 @@ def main() -> int:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures, indent=2))
-    if args.output_dir and not args.json:
-        Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-        args.json = str(Path(args.output_dir) / "bench_classify.json")
+    write_figures(args.output_dir, "bench_classify", figures)
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -262,7 +262,7 @@ def main() -> int:
                 continue
             for scene, m in r[name]["tests"].items():
                 t, s, b = (m[k]["oa"] for k in ("teacher", "student", "baseline"))
-                chosen = " (selected)" if len(r) and r.get("selected_by_validation") == name else ""
+                chosen = " (selected)" if r.get("selected_by_validation") == name else ""
                 print(f"| {preset} | {name}{chosen} | {scene} | {t:.3f} | {s:.3f} | {b:.3f} | {s / t:.3f} | "
                       f"{100 * (s - b):+.1f} | {m['purity_ceiling']:.3f} | "
                       f"{m['student_all_rgb']['oa']:.3f} | {m['baseline_all_rgb']['oa']:.3f} |")

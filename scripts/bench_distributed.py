@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_classify import make_models, write_noise  # noqa: E402  (shared generators)
+from bench_classify import make_models, write_figures, write_noise  # noqa: E402  (shared helpers)
 
 
 def _warm() -> None:
@@ -74,10 +73,7 @@ def main() -> int:
     rates = figures["mpx_per_s"]
     figures["speedup_2_over_1_worker"] = rates["dask_2_worker"] / rates["dask_1_worker"]
     print(f"2 workers / 1 worker: {figures['speedup_2_over_1_worker']:.2f}x", flush=True)
-    if args.output_dir:
-        out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "bench_distributed.json").write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.output_dir, "bench_distributed", figures)
     return 0
 
 

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_classify import make_models, write_noise  # noqa: E402  (shared generators)
+from bench_classify import make_models, write_figures, write_noise  # noqa: E402  (shared helpers)
 
 
 def main() -> int:
@@ -45,6 +45,9 @@ def main() -> int:
     parser.add_argument("--output-dir", help="folder for the JSON figures (default: print only)")
     args = parser.parse_args()
 
+    import rasterio
+
+    from cmkd_plugin.engine import cli
     from cmkd_plugin.engine.classify.config import ClassifyConfig
     from cmkd_plugin.engine.classify.pipeline import classify
     from cmkd_plugin.engine.edge.export import export_onnx
@@ -71,10 +74,6 @@ def main() -> int:
     figures["classify_size_px"] = args.size
     figures["classify_mpx_per_s"] = throughput
     figures["int8_class_agreement"] = {}
-    from cmkd_plugin.engine import cli
-    import numpy as np
-    import rasterio
-
     for preset, seed in (("earth_carbonation", 101), ("mars_analogue", 11)):
         bundled = ROOT / "resources" / "models" / f"{preset}_student.cmkd"
         scene = work / f"scene_{preset}"
@@ -92,10 +91,7 @@ def main() -> int:
         figures["int8_class_agreement"][preset] = agreement
         print(f"{preset}: int8 keeps {100 * agreement:.2f} % of the bundled student's classes", flush=True)
     shutil.rmtree(work, ignore_errors=True)  # generated rasters and models only
-    if args.output_dir:
-        out = Path(args.output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "bench_edge.json").write_text(json.dumps(figures, indent=2) + "\n")
+    write_figures(args.output_dir, "bench_edge", figures)
     return 0
 
 
