@@ -1,6 +1,8 @@
 """A tiny three-class scene (RGB 0.5 m, HSI 2 m with 12 bands, DEM 2 m, point labels) written
 with rasterio/geopandas, shared by the training and tuning tests: the classes differ clearly in the
 HSI and only slightly in the RGB (the student's hard case), every validation block holds all three.
+Also an untrained tiny RGB student model file and a random RGB raster, for the tests that only
+need a model to run (classification, export, distribution).
 """
 
 from __future__ import annotations
@@ -83,3 +85,35 @@ def train_tiny_teacher(paths: dict[str, Path], out: Path, epochs: int = 8) -> Pa
                          TeacherTrainConfig(epochs=epochs, patches_per_epoch=64, encoder_width=8,
                                             embed_dim=32, n_heads=4, learning_rate=1e-2, seed=3))
     return out / "teacher.cmkd"
+
+
+def save_tiny_student(path: Path, classes: tuple[tuple[str, str], ...], *, seed: int = 0,
+                      encoder_depth: int = 1, pixel_size_m: float | None = None):
+    """An untrained tiny RGB student (width 8, 16-d features) with a card naming ``classes``
+    (``(name, colour)`` pairs); returns ``(model file, card)``."""
+    import torch
+
+    from cmkd_plugin.engine.models.card import ClassCard, ModalityCard, ModelCard, Provenance
+    from cmkd_plugin.engine.models.config import StudentConfig
+    from cmkd_plugin.engine.models.modelfile import save_model
+    from cmkd_plugin.engine.models.student import Student
+
+    torch.manual_seed(seed)
+    model = Student(StudentConfig(n_classes=len(classes), encoder_width=8,
+                                  encoder_depth=encoder_depth, embed_dim=16, classifier_hidden=8))
+    card = ModelCard(kind="student", architecture=model.config,
+                     modalities=(ModalityCard("rgb", ("red", "green", "blue"), (0.5,) * 3,
+                                              (0.25,) * 3),),
+                     classes=tuple(ClassCard(n, c) for n, c in classes),
+                     tile_size_px=64, tile_overlap_px=16, provenance=Provenance.now(),
+                     pixel_size_m=pixel_size_m)
+    return save_model(path, model, card), card
+
+
+def write_random_rgb(path: Path, width: int = 80, height: int = 60) -> Path:
+    """A uint8 RGB raster of uniform noise, 1 m pixels in UTM 33N (seed 0)."""
+    rng = np.random.default_rng(0)
+    with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3,
+                       dtype="uint8", crs=CRS, transform=from_origin(500000, 4100000 + height, 1, 1)) as dst:
+        dst.write(rng.integers(0, 255, (3, height, width), dtype="uint8"))
+    return path

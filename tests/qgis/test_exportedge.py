@@ -5,41 +5,28 @@ cmkd:classify's advanced DASK_SCHEDULER reaches the engine (unreachable -> clear
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-import torch
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsProcessingParameterDefinition
-from rasterio.transform import from_origin
 
 import processing
 from cmkd_plugin.engine.edge.metadata import read_onnx_card
-from cmkd_plugin.engine.models.card import ClassCard, ModalityCard, ModelCard, Provenance
-from cmkd_plugin.engine.models.config import StudentConfig
-from cmkd_plugin.engine.models.modelfile import save_model
 from cmkd_plugin.engine.models.student import Student
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_scene import save_tiny_student, write_random_rgb  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("edge")
-    torch.manual_seed(0)
-    model = Student(StudentConfig(n_classes=3, encoder_width=8, encoder_depth=1, embed_dim=16,
-                                  classifier_hidden=8))
-    card = ModelCard(kind="student", architecture=model.config,
-                     modalities=(ModalityCard("rgb", ("red", "green", "blue"), (0.5,) * 3,
-                                              (0.25,) * 3),),
-                     classes=(ClassCard("olivine", "#6b8e23"), ClassCard("basalt", "#404040"),
-                              ClassCard("water", "#1e90ff")),
-                     tile_size_px=64, tile_overlap_px=16, provenance=Provenance.now(),
-                     pixel_size_m=0.5)
-    rgb = folder / "rgb.tif"
-    rng = np.random.default_rng(0)
-    with rasterio.open(rgb, "w", driver="GTiff", width=80, height=60, count=3, dtype="uint8",
-                       crs="EPSG:32633", transform=from_origin(500000, 4100060, 1, 1)) as dst:
-        dst.write(rng.integers(0, 255, (3, 60, 80), dtype="uint8"))
-    return {"model": save_model(folder / "student.cmkd", model, card), "rgb": rgb, "card": card}
+    model, card = save_tiny_student(folder / "student.cmkd", (("olivine", "#6b8e23"), ("basalt", "#404040"),
+                                                                ("water", "#1e90ff")), pixel_size_m=0.5)
+    return {"model": model, "rgb": write_random_rgb(folder / "rgb.tif"), "card": card}
 
 
 def test_exportedge_then_classify_the_onnx_file(cmkd_provider, inputs, tmp_path):

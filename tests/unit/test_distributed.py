@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +15,6 @@ from typing import Iterator
 import numpy as np
 import pytest
 import rasterio
-import torch
 from affine import Affine
 from rasterio.crs import CRS
 
@@ -25,10 +25,9 @@ from cmkd_plugin.engine.distributed.client import CONNECT_TIMEOUT_S, blocks
 from cmkd_plugin.engine.errors import InputError
 from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.geo.tiling import StitchPlan, TilingConfig
-from cmkd_plugin.engine.models.card import ClassCard, ModalityCard, ModelCard, Provenance
-from cmkd_plugin.engine.models.config import StudentConfig
-from cmkd_plugin.engine.models.modelfile import save_model
-from cmkd_plugin.engine.models.student import Student
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_scene import save_tiny_student  # noqa: E402
 
 distributed = pytest.importorskip("distributed")
 
@@ -61,16 +60,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
                        crs=CRS.from_epsg(32633), nodata=0,
                        transform=Affine(1.0, 0, 500_000.0, 0, -1.0, 4_100_000.0)) as dst:
         dst.write(data)
-    torch.manual_seed(2)
-    model = Student(StudentConfig(n_classes=3, encoder_width=8, encoder_depth=2, embed_dim=16,
-                                  classifier_hidden=8))
-    card = ModelCard(kind="student", architecture=model.config,
-                     modalities=(ModalityCard("rgb", ("red", "green", "blue"), (0.5,) * 3,
-                                              (0.25,) * 3),),
-                     classes=(ClassCard("calcite", "#1f77b4"), ClassCard("serpentine", "#2ca02c"),
-                              ClassCard("olivine", "#d62728")),
-                     tile_size_px=64, tile_overlap_px=16, provenance=Provenance.now())
-    return rgb, save_model(root / "student.cmkd", model, card)
+    model, _card = save_tiny_student(
+        root / "student.cmkd", (("calcite", "#1f77b4"), ("serpentine", "#2ca02c"), ("olivine", "#d62728")),
+        seed=2, encoder_depth=2)
+    return rgb, model
 
 
 def run(files: tuple[Path, Path], out: Path, config: ClassifyConfig,
