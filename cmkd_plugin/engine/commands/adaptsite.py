@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ..feedback import Feedback
+from ._site import add_site_arguments
 
 HELP = "Adapt a model to a new site with a few labelled points; write the adapted model and a report."
 
@@ -17,12 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     d = AdaptConfig()
     parser.add_argument("--model", required=True, help="model file to adapt (student or teacher)")
-    parser.add_argument("--rgb", required=True, help="RGB raster of the new site")
-    parser.add_argument("--hsi", help="hyperspectral raster (only if the model is a teacher using it)")
-    parser.add_argument("--dem", help="elevation raster in metres (only if the model is a teacher using it)")
-    parser.add_argument("--labels", required=True, help="labelled points/polygons of the new site")
-    parser.add_argument("--label-field", default="mineral",
-                        help="class field holding the model's class names (default mineral)")
+    add_site_arguments(parser, "adapt", "labelled points/polygons of the new site")
     parser.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
     parser.add_argument("--freeze", choices=FREEZE_CHOICES, default=d.freeze,
                         help=f"layers kept as trained (default {d.freeze})")

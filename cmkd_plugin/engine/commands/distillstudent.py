@@ -7,17 +7,14 @@ import argparse
 from typing import Any
 
 from ..feedback import Feedback
+from ._site import add_site_arguments
 
 HELP = "Distil an RGB student from a teacher (and train the RGB-only baseline); write model and report."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
-    parser.add_argument("--rgb", required=True, help="RGB raster")
-    parser.add_argument("--hsi", help="hyperspectral raster (the teacher's input)")
-    parser.add_argument("--dem", help="elevation raster in metres (the teacher's input)")
-    parser.add_argument("--labels", help="optional labels: cross-entropy term, baseline, metrics")
-    parser.add_argument("--label-field", default="mineral", help="class field (default mineral)")
+    add_site_arguments(parser, "student", "optional labels: cross-entropy term, baseline, metrics", labels_required=False)
     parser.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
     parser.add_argument("--temperature-start", type=float, default=4.0, help="default 4")
     parser.add_argument("--temperature-end", type=float, default=1.0, help="default 1")

@@ -7,16 +7,13 @@ import argparse
 from typing import Any
 
 from ..feedback import Feedback
+from ._site import add_site_arguments
 
 HELP = "Train the RGB + HSI + DEM teacher from labels; write the model file and its report."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rgb", required=True, help="RGB raster (defines the reference grid)")
-    parser.add_argument("--hsi", help="hyperspectral raster with band wavelengths")
-    parser.add_argument("--dem", help="elevation raster in metres")
-    parser.add_argument("--labels", required=True, help="point or polygon layer with a class field")
-    parser.add_argument("--label-field", default="mineral", help="class field (default mineral)")
+    add_site_arguments(parser, "teacher", "point or polygon layer with a class field")
     parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--output-model", required=True, help="model file to write")

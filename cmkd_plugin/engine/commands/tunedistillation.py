@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from ..feedback import Feedback
+from ._site import add_site_arguments
 from .distillstudent import add_budget_arguments
 
 HELP = ("Search distillation settings (differential evolution, grid or random) within an "
@@ -20,12 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     defaults = TuningConfig()
     parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
-    parser.add_argument("--rgb", required=True, help="RGB raster")
-    parser.add_argument("--hsi", help="hyperspectral raster (the teacher's input)")
-    parser.add_argument("--dem", help="elevation raster in metres (the teacher's input)")
-    parser.add_argument("--labels", required=True,
-                        help="labels: candidates are scored at their validation blocks")
-    parser.add_argument("--label-field", default="mineral", help="class field (default mineral)")
+    add_site_arguments(parser, "student", "labels: candidates are scored at their validation blocks")
     parser.add_argument("--method", choices=TUNING_METHODS, default=defaults.method,
                         help=f"search method (default {defaults.method})")
     parser.add_argument("--max-evaluations", type=int, default=defaults.max_evaluations,
