@@ -24,7 +24,7 @@ from ..feedback import Feedback
 from ..geo.grid import display_name, open_raster, require_crs
 from ..geo.tiling import PixelWindow
 from ..geo.write import PRODUCT_TAG
-from ..geo.write import pseudocolour_qml as write_pseudocolour_qml
+from ..geo.qml import pseudocolour_qml as write_pseudocolour_qml
 
 PROBABILITIES_PRODUCT = "probabilities"
 RATE_UNIT = "t CO2 ha-1 yr-1"

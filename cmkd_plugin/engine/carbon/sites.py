@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.grid import display_name
 from ..geo.tiling import PixelWindow
-from ..geo.write import qgis_rgba
+from ..geo.qml import graduated_fill_qml
 
 SITES_LAYER = "carbonation_sites"
 M2_PER_HA = 10_000.0
@@ -517,84 +517,11 @@ def write_sites(path: str | os.PathLike[str], layer: SiteLayer, records: list[di
     out = gpd.GeoDataFrame(table, geometry=list(layer.frame.geometry), crs=layer.frame.crs)
     out.to_file(str(path), layer=SITES_LAYER, driver="GPKG")
     totals = [r["total_t_co2_yr"] for r in records]
-    from pathlib import Path
-
-    Path(path).with_suffix(".qml").write_text(sites_qml(totals, label_field="site_id"),
-                                              encoding="utf-8")
+    Path(path).with_suffix(".qml").write_text(sites_qml(totals), encoding="utf-8")
 
 
-def sites_qml(totals: Sequence[float], label_field: str = "site_id",
-              value_field: str = "total_t_co2_yr",
-              colours: Sequence[str] = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837")
-              ) -> str:
-    """QGIS vector style: graduated fill colours on ``value_field`` and labels with the total."""
-    top = max([t for t in totals if t is not None and math.isfinite(t)] or [0.0])
-    top = top if top > 0 else 1.0
-    n = len(colours)
-    bounds = [top * i / n for i in range(n + 1)]
-    ranges, symbols = [], []
-    for i, col in enumerate(colours):
-        lo, hi = bounds[i], bounds[i + 1]
-        label = f"{lo:.4g} - {hi:.4g} t CO2/yr"
-        ranges.append(f'      <range lower="{lo:.10g}" upper="{hi:.10g}" symbol="{i}" '
-                      f'label={quoteattr(label)} render="true"/>')
-        symbols.append(_fill_symbol(str(i), col))
-    expression = (f'"{label_field}" || \'\\n\' || format_number("{value_field}", 2) '
-                  "|| ' t CO2/yr'")
-    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.0" styleCategories="Symbology|Labeling" labelsEnabled="1">
-  <renderer-v2 type="graduatedSymbol" attr="{escape(value_field)}" graduatedMethod="GraduatedColor" symbollevels="0" enableorderby="0" forceraster="0">
-    <ranges>
-{chr(10).join(ranges)}
-    </ranges>
-    <symbols>
-{chr(10).join(symbols)}
-    </symbols>
-    <source-symbol>
-{_fill_symbol("0", colours[0])}
-    </source-symbol>
-    <colorramp type="gradient" name="[source]">
-      <Option type="Map">
-        <Option name="color1" value="{qgis_rgba(colours[0])}" type="QString"/>
-        <Option name="color2" value="{qgis_rgba(colours[-1])}" type="QString"/>
-        <Option name="discrete" value="0" type="QString"/>
-        <Option name="rampType" value="gradient" type="QString"/>
-      </Option>
-    </colorramp>
-    <classificationMethod id="EqualInterval">
-      <symmetricMode enabled="0" symmetrypoint="0" astride="0"/>
-      <labelFormat format="%1 - %2 t CO2/yr" labelprecision="1" trimtrailingzeroes="1"/>
-      <extraInformation/>
-    </classificationMethod>
-    <rotation/>
-    <sizescale/>
-  </renderer-v2>
-  <labeling type="simple">
-    <settings calloutType="simple">
-      <text-style fieldName={quoteattr(expression)} isExpression="1" fontFamily="Sans Serif" fontSize="9" fontSizeUnit="Point" textColor="0,0,0,255" textOpacity="1" multilineHeight="1"/>
-      <text-format wrapChar="" multilineAlign="3" autoWrapLength="0"/>
-      <text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferColor="255,255,255,255" bufferOpacity="1"/>
-      <placement placement="1" dist="0" priority="5" fitInPolygonOnly="0"/>
-      <rendering obstacle="1" scaleVisibility="0" drawLabels="1" displayAll="0"/>
-    </settings>
-  </labeling>
-  <blendMode>0</blendMode>
-  <featureBlendMode>0</featureBlendMode>
-  <layerOpacity>1</layerOpacity>
-</qgis>
-"""
-
-
-def _fill_symbol(name: str, colour: str) -> str:
-    return f"""      <symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">
-        <layer class="SimpleFill" pass="0" locked="0" enabled="1">
-          <Option type="Map">
-            <Option name="color" value="{qgis_rgba(colour)}" type="QString"/>
-            <Option name="outline_color" value="35,35,35,255" type="QString"/>
-            <Option name="outline_style" value="solid" type="QString"/>
-            <Option name="outline_width" value="0.26" type="QString"/>
-            <Option name="outline_width_unit" value="MM" type="QString"/>
-            <Option name="style" value="solid" type="QString"/>
-          </Option>
-        </layer>
-      </symbol>"""
+def sites_qml(totals: Sequence[float | None]) -> str:
+    """The per-site layer's style: graduated green fill on the yearly total, labelled by site."""
+    return graduated_fill_qml(totals, value_field="total_t_co2_yr", label_field="site_id",
+                              unit="t CO2/yr",
+                              colours=("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837"))

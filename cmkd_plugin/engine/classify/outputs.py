@@ -17,14 +17,13 @@ from rasterio.enums import Resampling
 
 from ..geo.grid import Grid
 from ..geo.tiling import PixelWindow
+from ..geo.qml import class_qml, pseudocolour_qml
 from ..geo.write import (
     CLASS_NODATA,
     PRODUCT_TAG,
     build_overviews,
-    class_qml,
     gtiff_profile,
     hex_to_rgb,
-    pseudocolour_qml,
     set_category_names,
 )
 from .inference import confidence

@@ -7,7 +7,9 @@
 - :func:`write_rgb_raster`: 3-band uint8 RGB.
 - :func:`write_hyperspectral`: float32 cube with per-band ``wavelength``/``fwhm``/
   ``wavelength_units`` metadata, as GeoTIFF or ENVI (``.hdr`` with ``wavelength = {...}``).
-- :func:`set_wavelength_metadata`, :func:`read_wavelengths`, :func:`class_qml`.
+- :func:`set_wavelength_metadata`, :func:`read_wavelengths`.
+
+QGIS style sidecars (``.qml``) come from :mod:`.qml`.
 
 Files are written deterministically: no timestamps, fixed creation options, so the same data
 give byte-identical files. Callers pass the (partial) path from :class:`AtomicOutputs`.
@@ -19,11 +21,12 @@ import errno
 import os
 from pathlib import Path
 from typing import Sequence
-from xml.sax.saxutils import escape, quoteattr
 
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp, Resampling
+
+from .qml import class_qml
 
 CLASS_NODATA = 255
 BLOCK_PX = 256
@@ -93,84 +96,6 @@ def write_float_raster(path: str | os.PathLike[str], data: np.ndarray, *, crs, t
             dst.update_tags(**tags)
         if overviews:
             build_overviews(dst, Resampling.average)
-
-
-def qgis_rgba(colour: str) -> str:
-    c = colour.lstrip("#")
-    return f"{int(c[0:2], 16)},{int(c[2:4], 16)},{int(c[4:6], 16)},255"
-
-
-def _raster_qml(renderer: str, body: str, provider: str = "") -> str:
-    """A QGIS raster style document: ``renderer`` is the ``<rasterrenderer ...>`` opening tag's
-    attributes, ``body`` its renderer-specific children, ``provider`` an optional
-    ``<provider>`` block; the rest (transparency, min/max origin, colour adjustments,
-    resampling) is what QGIS 3.22 writes by default."""
-    return f"""<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>
-<qgis version="3.22.0" styleCategories="Symbology">
-  <pipe>
-{provider}    <rasterrenderer {renderer}>
-      <rasterTransparency/>
-      <minMaxOrigin>
-        <limits>None</limits>
-        <extent>WholeRaster</extent>
-        <statAccuracy>Estimated</statAccuracy>
-        <cumulativeCutLower>0.02</cumulativeCutLower>
-        <cumulativeCutUpper>0.98</cumulativeCutUpper>
-        <stdDevFactor>2</stdDevFactor>
-      </minMaxOrigin>
-{body}
-    </rasterrenderer>
-    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>
-    <huesaturation saturation="0" colorizeOn="0" grayscaleMode="0" invertColors="0"/>
-    <rasterresampler maxOversampling="2"/>
-  </pipe>
-  <blendMode>0</blendMode>
-</qgis>
-"""
-
-
-def pseudocolour_qml(stops: Sequence[tuple[float, str, str]], band: int = 1) -> str:
-    """A QGIS single-band pseudocolour style interpolated between ``(value, colour, label)``
-    stops (ascending values); the labels are what the legend shows, units included."""
-    items = "\n".join(
-        f'          <item value="{v:.6g}" color="{c}" alpha="255" label={quoteattr(label)}/>'
-        for v, c, label in stops)
-    lo, hi = stops[0][0], stops[-1][0]
-    return _raster_qml(
-        f'type="singlebandpseudocolor" band="{band}" opacity="1" alphaBand="-1" '
-        f'classificationMin="{lo:.6g}" classificationMax="{hi:.6g}"',
-        f"""      <rastershader>
-        <colorrampshader colorRampType="INTERPOLATED" classificationMode="1" clip="0" minimumValue="{lo:.6g}" maximumValue="{hi:.6g}" labelPrecision="2">
-          <colorramp type="gradient" name="[source]">
-            <Option type="Map">
-              <Option name="color1" value="{qgis_rgba(stops[0][1])}" type="QString"/>
-              <Option name="color2" value="{qgis_rgba(stops[-1][1])}" type="QString"/>
-              <Option name="discrete" value="0" type="QString"/>
-              <Option name="rampType" value="gradient" type="QString"/>
-            </Option>
-          </colorramp>
-{items}
-        </colorrampshader>
-      </rastershader>""")
-
-
-def class_qml(class_names: Sequence[str], colours: Sequence[str],
-              nodata: int = CLASS_NODATA) -> str:
-    """A QGIS paletted renderer style for a class raster (values 0..K-1 with labels)."""
-    entries = "\n".join(
-        f'          <paletteEntry value="{i}" color="{escape(c.lower())}" alpha="255" '
-        f'label="{escape(n)}"/>' for i, (n, c) in enumerate(zip(class_names, colours))
-    )
-    return _raster_qml(
-        'type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor=""',
-        f"""      <colorPalette>
-{entries}
-      </colorPalette>
-      <colorramp type="randomcolors" name="[source]"/>""",
-        provider="""    <provider>
-      <resampling enabled="false" zoomedInResamplingMethod="nearestNeighbour" zoomedOutResamplingMethod="nearestNeighbour" maxOversampling="2"/>
-    </provider>
-""")
 
 
 def write_class_raster(path: str | os.PathLike[str], classes: np.ndarray, *, crs, transform,
