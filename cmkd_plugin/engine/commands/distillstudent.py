@@ -15,13 +15,19 @@ HELP = "Distil an RGB student from a teacher (and train the RGB-only baseline); 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
     add_site_arguments(parser, "student", "optional labels: cross-entropy term, baseline, metrics", labels_required=False)
-    parser.add_argument("--epochs", type=int, default=30, help="epochs (default 30)")
-    parser.add_argument("--temperature-start", type=float, default=4.0, help="default 4")
-    parser.add_argument("--temperature-end", type=float, default=1.0, help="default 1")
-    parser.add_argument("--feature-weight", type=float, default=0.5, help="default 0.5")
-    parser.add_argument("--class-balanced", action=argparse.BooleanOptionalAction, default=True,
-                        help="rare classes weigh more (default on)")
-    parser.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=False,
+    from ..training.config import DistillConfig
+
+    d = DistillConfig()
+    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
+    parser.add_argument("--temperature-start", type=float, default=d.temperature_start,
+                        help=f"distillation temperature of the first epoch (default {d.temperature_start:g})")
+    parser.add_argument("--temperature-end", type=float, default=d.temperature_end,
+                        help=f"distillation temperature of the last epoch (default {d.temperature_end:g})")
+    parser.add_argument("--feature-weight", type=float, default=d.feature_weight,
+                        help=f"weight of the feature alignment (default {d.feature_weight:g})")
+    parser.add_argument("--class-balanced", action=argparse.BooleanOptionalAction,
+                        default=d.class_balanced, help="rare classes weigh more (default on)")
+    parser.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=d.progressive,
                         help="HSI -> simulated multispectral -> RGB chain (default off)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--output-model", required=True, help="student model file to write")

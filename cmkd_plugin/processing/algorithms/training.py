@@ -15,7 +15,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ...engine.training.config import TUNING_METHODS
+from ...engine.training.config import TUNING_METHODS, DistillConfig
 from ..base import POINT_OR_POLYGON, CmkdAlgorithm
 
 MODEL_FILTER = "CMKD model files (*.cmkd)"
@@ -151,22 +151,23 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
             self.TEACHER, self.tr("Teacher model file"), extension="cmkd"))
         self.add_modality_inputs(hsi_optional=False, dem_optional=True)
         self.add_labels(optional=True)
-        self.add_common_tail(default_epochs=30)
+        d = DistillConfig()  # the engine's defaults: one place for them
+        self.add_common_tail(default_epochs=d.epochs)
         for key, label, default in (
-            (self.TEMPERATURE_START, "Temperature at the start", 4.0),
-            (self.TEMPERATURE_END, "Temperature at the end", 1.0),
-            (self.FEATURE_WEIGHT, "Feature alignment weight", 0.5),
-            (self.CE_WEIGHT, "Label cross-entropy weight (0 = distil from the teacher only)", 0.5),
+            (self.TEMPERATURE_START, "Temperature at the start", d.temperature_start),
+            (self.TEMPERATURE_END, "Temperature at the end", d.temperature_end),
+            (self.FEATURE_WEIGHT, "Feature alignment weight", d.feature_weight),
+            (self.CE_WEIGHT, "Label cross-entropy weight (0 = distil from the teacher only)", d.ce_weight),
         ):
             self.add_advanced(QgsProcessingParameterNumber(
                 key, self.tr(label), QgsProcessingParameterNumber.Double,
                 defaultValue=default, minValue=0.0))
         self.add_advanced(QgsProcessingParameterBoolean(
             self.CLASS_BALANCED, self.tr("Class-balanced weighting (rare minerals weigh more)"),
-            defaultValue=True))
+            defaultValue=d.class_balanced))
         self.add_advanced(QgsProcessingParameterBoolean(
             self.PROGRESSIVE, self.tr("Progressive chain HSI → multispectral → RGB"),
-            defaultValue=False))
+            defaultValue=d.progressive))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         def number(key):
