@@ -145,8 +145,10 @@ def test_same_seed_same_teacher(scene: dict[str, Path], tmp_path: Path) -> None:
 
 def test_distillstudent_command_parses_the_public_options(scene: dict[str, Path], tmp_path: Path) -> None:
     args = student_args(scene, tmp_path / "t.cmkd", tmp_path)
-    assert (args.temperature_start, args.temperature_end, args.feature_weight) == (4.0, 1.0, 0.5)
-    assert args.class_balanced is True and args.progressive is False
+    d = DistillConfig()  # the command's defaults are the engine's
+    assert (args.temperature_start, args.temperature_end, args.feature_weight, args.ce_weight) == (
+        d.temperature_start, d.temperature_end, d.feature_weight, d.ce_weight)
+    assert args.class_balanced is d.class_balanced and args.progressive is d.progressive
     parser = argparse.ArgumentParser()
     distillstudent.add_arguments(parser)
     flipped = parser.parse_args(["--teacher", "t", "--rgb", "r", "--output-model", "m",
