@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Ablation of the distillation settings (issue 4): which term of the loss earns the gain.
+
+Uses the teacher and scenes of ``scripts/bench_distillation.py`` (run it first with the same
+``--work-dir``; the teacher is trained there on scene seed 1 with 20 labels per class). The
+scene and the teacher's targets are prepared once per preset; each variant is then one
+distillation with the default settings except the ones it names (same seed, same budget), scored
+like the benchmark: OA against the full-resolution truth of test scenes never used in training,
+over the pixels where the teacher has inputs. Variants marked with a baseline also train the
+RGB-only baseline with their budget (the baseline depends only on the budget, architecture and
+seed, not on the distillation terms).
+
+Usage::
+
+    .venv/bin/python scripts/ablate_distillation.py --work-dir /tmp/cmkd-bench \\
+        [--presets mars_analogue] [--variants default t1 ce0] [--test-seeds 101 102 201 202]
+
+One JSON line per variant goes to ``ablation.jsonl`` in the work folder; a Markdown table is
+printed at the end. About 7 minutes per variant on 2 shared cores (twice that with a baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench_distillation import read_scene, simulate, teacher_prediction  # noqa: E402
+from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
+from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
+from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
+from cmkd_plugin.engine.training.common import predict_area  # noqa: E402
+from cmkd_plugin.engine.training.config import DistillConfig  # noqa: E402
+from cmkd_plugin.engine.training.distill import validation_metrics  # noqa: E402
+from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
+from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E402
+
+T1 = {"temperature_start": 1.0, "temperature_end": 1.0}
+#: name -> (settings that differ from DistillConfig's defaults, train the baseline too).
+VARIANTS: dict[str, tuple[dict, bool]] = {
+    "default": ({}, True),
+    "ce0": ({"ce_weight": 0.0}, False),
+    "fw0": ({"feature_weight": 0.0}, False),
+    "t1": (T1, False),
+    "ce0_t1": ({"ce_weight": 0.0, **T1}, False),
+    "t1_no_balance": ({**T1, "class_balanced": False}, False),
+    "pure_kd": ({"ce_weight": 0.0, "feature_weight": 0.0, **T1}, False),
+    "depth4_t1": ({"encoder_depth": 4, **T1}, True),
+    "t1_60_epochs": ({"epochs": 60, **T1}, True),
+    "t1_seed1": ({"seed": 1, **T1}, True),
+}
+
+
+def score(model, tests: dict, cards, names) -> dict[str, float]:
+    """OA of ``model`` on each test scene (teacher-covered pixels)."""
+    out = {}
+    for seed, (rgb, truth, mask) in tests.items():
+        pred = predict_area(model, rgb, cards)[0].argmax(axis=0)
+        out[str(seed)] = evaluate(truth, pred, names, mask)["oa"]
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench"),
+                        help="the work folder of bench_distillation.py (teacher.cmkd, scenes)")
+    parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
+    parser.add_argument("--size-px", type=int, default=512)
+    args = parser.parse_args()
+    out_path = args.work_dir / "ablation.jsonl"
+    rows = []
+    for preset in args.presets:
+        work = args.work_dir / preset
+        teacher = work / "teacher.cmkd"
+        if not teacher.exists():
+            parser.error(f"{teacher} is missing: run scripts/bench_distillation.py --work-dir "
+                         f"{args.work_dir} --presets {preset} first")
+        names = tuple(c.name for c in preset_classes(preset))
+        train = work / f"scene_{args.train_seed}"
+        prep = prepare_distillation(str(teacher), str(train / "rgb.tif"), str(train / "hsi.tif"),
+                                    str(train / "dem.tif"), str(train / "labels.gpkg"))
+        t_model, t_card = load_model(teacher, "teacher")
+        tests = {}
+        for seed in args.test_seeds:
+            scene, truth = read_scene(simulate(preset, seed, args.size_px, work / f"scene_{seed}", 20),
+                                      t_card, names)
+            _, mask = teacher_prediction(t_model, {m.name: m for m in t_card.modalities}, scene)
+            tests[seed] = ({"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}, truth, mask)
+        for name in args.variants:
+            settings, with_baseline = VARIANTS[name]
+            config = DistillConfig(**settings)
+            student = prep.distil(config)
+            val = validation_metrics(student.model, prep.rgb, prep.student_cards, prep.val_labels,
+                                     names, prep.scene.valid)
+            row = {"preset": preset, "variant": name, "settings": settings,
+                   "best_epoch": student.best_epoch, "validation_oa": val["oa"] if val else None,
+                   "student": score(student.model, tests, prep.student_cards, names)}
+            if with_baseline:
+                base = train_baseline(prep.rgb, prep.student_cards, prep.train_labels, names, config,
+                                      prep.val_labels, embed_dim=prep.targets.features.shape[0])
+                row["baseline"] = score(base.model, tests, prep.student_cards, names)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            with open(out_path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+            rows.append(row)
+    seeds = [str(s) for s in args.test_seeds]
+    print("| preset | variant | settings | " + " | ".join(f"student OA {s}" for s in seeds)
+          + " | baseline OA (same budget) |")
+    print("|---|---|---|" + "---|" * len(seeds) + "---|")
+    for r in rows:
+        base = " / ".join(f"{r['baseline'][s]:.3f}" for s in seeds) if "baseline" in r else ""
+        print(f"| {r['preset']} | {r['variant']} | {json.dumps(r['settings'])} | "
+              + " | ".join(f"{r['student'][s]:.3f}" for s in seeds) + f" | {base} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
