@@ -13,7 +13,7 @@ seed, not on the distillation terms).
 Usage::
 
     .venv/bin/python scripts/ablate_distillation.py --work-dir /tmp/cmkd-bench \\
-        [--presets mars_analogue] [--variants default t1 ce0] [--test-seeds 101 102 201 202]
+        [--presets mars_analogue] [--variants t4_to_1 t1 ce0] [--test-seeds 101 102 201 202]
 
 One JSON line per variant goes to ``ablation.jsonl`` in the work folder; a Markdown table is
 printed at the end. About 7 minutes per variant on 2 shared cores (twice that with a baseline).
@@ -42,11 +42,13 @@ from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E402
 
 T1 = {"temperature_start": 1.0, "temperature_end": 1.0}
-#: name -> (settings that differ from DistillConfig's defaults, train the baseline too).
+T4 = {"temperature_start": 4.0, "temperature_end": 1.0}  # the default before T = 1 (session 3)
+#: name -> (settings that differ from DistillConfig's defaults, train the baseline too). The
+#: temperatures are always spelt out, so a variant means the same whatever the defaults are.
 VARIANTS: dict[str, tuple[dict, bool]] = {
-    "default": ({}, True),
-    "ce0": ({"ce_weight": 0.0}, False),
-    "fw0": ({"feature_weight": 0.0}, False),
+    "t4_to_1": (T4, True),
+    "ce0": ({"ce_weight": 0.0, **T4}, False),
+    "fw0": ({"feature_weight": 0.0, **T4}, False),
     "t1": (T1, False),
     "ce0_t1": ({"ce_weight": 0.0, **T1}, False),
     "t1_no_balance": ({**T1, "class_balanced": False}, False),
@@ -54,6 +56,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "depth4_t1": ({"encoder_depth": 4, **T1}, True),
     "t1_60_epochs": ({"epochs": 60, **T1}, True),
     "t1_seed1": ({"seed": 1, **T1}, True),
+    "t4_to_1_seed1": ({"seed": 1, **T4}, False),
+    "t1_seed2": ({"seed": 2, **T1}, True),
+    "t4_to_1_seed2": ({"seed": 2, **T4}, False),
 }
 
 

@@ -4,7 +4,7 @@ same number of evaluations, on simulator scenes of several seeds.
 
 For each scene seed: simulate an ``earth_carbonation`` scene, prepare the bundled teacher's
 targets once (:func:`~cmkd_plugin.engine.training.pipeline.prepare_distillation`), score the
-default settings (T 4 -> 1, feature weight 0.5, class balance 0.5) as a reference, then run each
+default settings (``DistillConfig``'s) as a reference, then run each
 search method through the same objective as ``cmkd:tunedistillation`` (short distillations scored
 at the validation blocks of the labels, the scene seed as the search and distillation seed).
 Reported per method: the best validation score reached (overall accuracy; the score adds
@@ -50,8 +50,10 @@ from bench_distillation import simulate  # noqa: E402
 
 PRESET = "earth_carbonation"
 #: The default settings as a point of the search space (end temperature as a fraction of start).
-DEFAULT_POINT = {"temperature_start": 4.0, "temperature_end_fraction": 0.25,
-                 "feature_weight": 0.5, "class_balance_beta": 0.5}
+_D = DistillConfig()
+DEFAULT_POINT = {"temperature_start": _D.temperature_start,
+                 "temperature_end_fraction": _D.temperature_end / _D.temperature_start,
+                 "feature_weight": _D.feature_weight, "class_balance_beta": _D.class_balance_beta}
 
 
 def log(message: str) -> None:
