@@ -26,13 +26,12 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
 import numpy as np  # noqa: E402
 
 from bench_distillation import read_scene, simulate, teacher_prediction  # noqa: E402
-from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.common import predict_area  # noqa: E402
@@ -43,8 +42,9 @@ from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E
 
 T1 = {"temperature_start": 1.0, "temperature_end": 1.0}
 T4 = {"temperature_start": 4.0, "temperature_end": 1.0}  # the default before T = 1 (session 3)
-#: name -> (settings that differ from DistillConfig's defaults, train the baseline too). The
-#: temperatures are always spelt out, so a variant means the same whatever the defaults are.
+#: name -> (settings passed to DistillConfig, the rest being its defaults; train the baseline
+#: too). The temperatures are always spelt out, so a variant means the same whatever the
+#: defaults are.
 VARIANTS: dict[str, tuple[dict, bool]] = {
     "t4_to_1": (T4, True),
     "ce0": ({"ce_weight": 0.0, **T4}, False),
@@ -93,7 +93,7 @@ def main() -> int:
         train = work / f"scene_{args.train_seed}"
         prep = prepare_distillation(str(teacher), str(train / "rgb.tif"), str(train / "hsi.tif"),
                                     str(train / "dem.tif"), str(train / "labels.gpkg"))
-        t_model, t_card = load_model(teacher, "teacher")
+        t_model, t_card = prep.teacher, prep.teacher_card
         tests = {}
         for seed in args.test_seeds:
             scene, truth = read_scene(simulate(preset, seed, args.size_px, work / f"scene_{seed}", 20),

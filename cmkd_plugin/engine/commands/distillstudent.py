@@ -14,7 +14,8 @@ HELP = "Distil an RGB student from a teacher (and train the RGB-only baseline); 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
-    add_site_arguments(parser, "student", "optional labels: cross-entropy term, baseline, metrics", labels_required=False)
+    add_site_arguments(parser, "student", "optional labels: cross-entropy term, baseline, metrics",
+                       labels_required=False)
     from ..training.config import DistillConfig
 
     d = DistillConfig()
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=d.class_balanced, help="rare classes weigh more (default on)")
     parser.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=d.progressive,
                         help="HSI -> simulated multispectral -> RGB chain (default off)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     parser.add_argument("--output-model", required=True, help="student model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (+ .json twin)")
     add_budget_arguments(parser)
