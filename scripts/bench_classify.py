@@ -107,12 +107,14 @@ def write_noise(path: Path, size_px: int, bands: int, dtype: str, *, pixel_m: fl
     return path
 
 
-def write_figures(output_dir: str | os.PathLike[str] | None, name: str, figures: dict) -> None:
-    """Write ``figures`` as ``<output_dir>/<name>.json`` (nothing without a folder)."""
-    if output_dir:
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+def write_figures(output_dir: str | os.PathLike[str] | None, name: str, figures: dict,
+                  json_path: str | os.PathLike[str] | None = None) -> None:
+    """Write ``figures`` as ``<output_dir>/<name>.json`` and to ``json_path`` (each when given)."""
+    paths = ([Path(output_dir) / f"{name}.json"] if output_dir else []) + (
+        [Path(json_path)] if json_path else [])
+    for out in paths:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 def child_classify(args: argparse.Namespace) -> None:
@@ -230,9 +232,7 @@ def main() -> int:
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(figures, indent=2))
-    write_figures(args.output_dir, "bench_classify", figures)
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_figures(args.output_dir, "bench_classify", figures, args.json)
     return 0
 
 
