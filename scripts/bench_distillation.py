@@ -19,9 +19,15 @@ Also printed, to show what the physics of the scene allows (``--ceilings``, on b
   scene from RGB alone (``--oracle-student-epochs``): what any RGB student of this size can reach,
   however good its teacher; divided by the teacher's OA it bounds the reachable retention.
 
+Every distillation and its same-budget baseline are trained once per student seed
+(``--student-seeds``, three by default): on these scenes a single run's gain moves by several
+points with the seed alone, so the tables give the mean and standard deviation over the seeds and
+every seed x scene gain.
+
 Usage::
 
     python scripts/bench_distillation.py --work-dir /tmp/cmkd-bench [--presets earth_carbonation]
+        [--variants direct progressive] [--student-seeds 0 1 2] [--test-seeds 101 102 201 202]
 
 Prints a Markdown table ready for the README and writes ``bench.json`` in the work folder.
 """
@@ -171,6 +177,30 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+def seed_summary(runs: dict) -> dict:
+    """Mean and spread over student seeds of one variant's test figures.
+
+    ``runs`` maps a student seed to its run (``tests``: per test scene the teacher, student and
+    baseline metrics). Per seed the scene figures are averaged; the mean and the sample standard
+    deviation are taken over the seeds. ``gains`` lists every seed x scene gain (points).
+    """
+    def per_seed(key: str) -> list[float]:
+        return [float(np.mean([m[key]["oa"] for m in r["tests"].values()])) for r in runs.values()]
+
+    student, baseline, teacher = per_seed("student"), per_seed("baseline"), per_seed("teacher")
+    gains = [100 * (m["student"]["oa"] - m["baseline"]["oa"])
+             for r in runs.values() for m in r["tests"].values()]
+    seed_gains = [100 * (s - b) for s, b in zip(student, baseline)]
+    retention = [s / t for s, t in zip(student, teacher)]
+
+    def ms(values: list[float]) -> tuple[float, float]:
+        return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+    return {"seeds": len(runs), "teacher_oa": float(np.mean(teacher)), "student_oa": ms(student),
+            "baseline_oa": ms(baseline), "gain_pts": ms(seed_gains), "retention": ms(retention),
+            "gains_pts": gains, "pairs_at_least_5": sum(g >= 5.0 for g in gains)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", "--output-dir", dest="work_dir", type=Path,
@@ -178,7 +208,7 @@ def main() -> int:
                         help="scenes, models and bench.json (make bench passes --output-dir)")
     parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
     parser.add_argument("--train-seed", type=int, default=1)
-    parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102])
+    parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--size-px", type=int, default=512)
     parser.add_argument("--labels-per-class", type=int, default=20)
     parser.add_argument("--teacher-epochs", type=int, default=30)
@@ -191,9 +221,13 @@ def main() -> int:
                         help="also distil through the multispectral chain and compare")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS),
                         help="distillation settings to compare (default: direct, and progressive "
-                             "with --progressive); the one with the best validation OA is reported "
-                             "as 'selected'")
-    parser.add_argument("--seed", type=int, default=0)
+                             "with --progressive); the one with the best mean validation OA is "
+                             "reported as 'selected'")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the validation split and of the teacher")
+    parser.add_argument("--student-seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="one distillation and one baseline per seed; the tables give the mean "
+                             "and standard deviation over them (a single run moves by several points)")
     parser.add_argument("--ceilings", action=argparse.BooleanOptionalAction, default=True,
                         help="also train the dense-truth teacher and RGB model (what the scene allows)")
     parser.add_argument("--oracle-teacher-epochs", type=int, default=120)
@@ -221,22 +255,29 @@ def main() -> int:
         variants = args.variants or (["direct"] + (["progressive"] if args.progressive else []))
         preset_result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs}
         for name in variants:
-            t2 = time.perf_counter()
-            student = run_distillation(
-                str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
-                str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
-                str(work / f"student_{name}.cmkd"), str(work / f"student_{name}.html"),
-                DistillConfig(epochs=args.student_epochs, seed=args.seed,
-                              encoder_depth=args.student_depth,
-                              patches_per_epoch=args.student_patches, **VARIANTS[name]),
-                feedback=fb)
-            t3 = time.perf_counter()
-            log(f"{preset}/{name}: distillation + baseline in {t3 - t2:.0f} s; validation "
-                f"{json.dumps({k: v for k, v in student.outputs.items() if k.endswith('OA')})}")
-            tests = {d.name: evaluate_scene(d, work / "teacher.cmkd", work / f"student_{name}.cmkd",
-                                            student.baseline, names) for d in test_dirs}
-            preset_result[name] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
-                                   "cost": student.report["cost"]}
+            runs = {}
+            for seed in args.student_seeds:
+                stem = f"student_{name}_seed{seed}"
+                t2 = time.perf_counter()
+                student = run_distillation(
+                    str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
+                    str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
+                    str(work / f"{stem}.cmkd"), str(work / f"{stem}.html"),
+                    DistillConfig(epochs=args.student_epochs, seed=seed,
+                                  encoder_depth=args.student_depth,
+                                  patches_per_epoch=args.student_patches, **VARIANTS[name]),
+                    feedback=fb)
+                t3 = time.perf_counter()
+                tests = {d.name: evaluate_scene(d, work / "teacher.cmkd", work / f"{stem}.cmkd",
+                                                student.baseline, names) for d in test_dirs}
+                runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
+                              "cost": student.report["cost"]}
+                log(f"{preset}/{name}/seed {seed}: distillation + baseline in {t3 - t2:.0f} s; test "
+                    + json.dumps({k: (round(m['student']['oa'], 3), round(m['baseline']['oa'], 3))
+                                  for k, m in tests.items()}))
+            preset_result[name] = {"runs": runs, "summary": seed_summary(runs)}
+            (args.work_dir / "bench.json").write_text(json.dumps({**results, preset: preset_result},
+                                                                 indent=2, default=str))
         if args.ceilings:
             t4 = time.perf_counter()
             models = train_ceiling_models(train_dir, work / "teacher.cmkd", names,
@@ -246,52 +287,77 @@ def main() -> int:
                                          for d in test_dirs}
             log(f"{preset}: ceilings in {time.perf_counter() - t4:.0f} s: "
                 f"{json.dumps(preset_result['ceilings'])}")
-        preset_result["selected_by_validation"] = max(
-            variants, key=lambda v: preset_result[v]["validation"].get("STUDENT_OA") or 0.0)
+        preset_result["selected_by_validation"] = max(variants, key=lambda v: np.mean(
+            [r["validation"].get("STUDENT_OA") or 0.0 for r in preset_result[v]["runs"].values()]))
         preset_result["student_depth"] = args.student_depth
         preset_result["student_patches_per_epoch"] = args.student_patches
         results[preset] = preset_result
         (args.work_dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+    print_tables(results)
+    return 0
 
-    print("| preset | distillation | test scene | teacher OA | student OA | baseline OA | retention "
-          "| gain (pts) | purity ceiling | student OA, all RGB | baseline OA, all RGB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+
+def print_tables(results: dict) -> None:
+    """The Markdown tables of the README from ``bench.json``'s content."""
+    print("| preset | distillation | student seeds | teacher OA | student OA | baseline OA | retention "
+          "| gain (pts) | gain, every seed x scene (pts) | seed x scene pairs with gain >= +5 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for preset, r in results.items():
         for name in VARIANTS:
             if name not in r:
                 continue
-            for scene, m in r[name]["tests"].items():
-                t, s, b = (m[k]["oa"] for k in ("teacher", "student", "baseline"))
-                chosen = " (selected)" if r.get("selected_by_validation") == name else ""
-                print(f"| {preset} | {name}{chosen} | {scene} | {t:.3f} | {s:.3f} | {b:.3f} | {s / t:.3f} | "
-                      f"{100 * (s - b):+.1f} | {m['purity_ceiling']:.3f} | "
-                      f"{m['student_all_rgb']['oa']:.3f} | {m['baseline_all_rgb']['oa']:.3f} |")
+            s = r[name]["summary"]
+            chosen = " (selected)" if r.get("selected_by_validation") == name else ""
+            pm = lambda v, k=1: f"{v[0] * k:.3f} ± {v[1] * k:.3f}"  # noqa: E731
+            print(f"| {preset} | {name}{chosen} | {s['seeds']} | {s['teacher_oa']:.3f} | "
+                  f"{pm(s['student_oa'])} | {pm(s['baseline_oa'])} | {pm(s['retention'])} | "
+                  f"{s['gain_pts'][0]:+.1f} ± {s['gain_pts'][1]:.1f} | "
+                  f"{min(s['gains_pts']):+.1f} … {max(s['gains_pts']):+.1f} | "
+                  f"{s['pairs_at_least_5']} of {len(s['gains_pts'])} |")
     print()
+    print("| preset | distillation | test scene | teacher OA | student OA (per seed) | baseline OA (per seed) "
+          "| purity ceiling |")
+    print("|---|---|---|---|---|---|---|")
+    for preset, r in results.items():
+        for name in VARIANTS:
+            if name not in r:
+                continue
+            runs = r[name]["runs"]
+            for scene in next(iter(runs.values()))["tests"]:
+                ms = [run["tests"][scene] for run in runs.values()]
+                print(f"| {preset} | {name} | {scene} | {ms[0]['teacher']['oa']:.3f} | "
+                      + " / ".join(f"{m['student']['oa']:.3f}" for m in ms) + " | "
+                      + " / ".join(f"{m['baseline']['oa']:.3f}" for m in ms)
+                      + f" | {ms[0]['purity_ceiling']:.3f} |")
     if any("ceilings" in r for r in results.values()):
         print()
         print("| preset | test scene | purity ceiling | dense-truth teacher OA | teacher OA (sparse labels) | "
-              "dense-truth RGB model OA | student OA | reachable retention (RGB model / teacher) | "
-              "student / RGB model |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "dense-truth RGB model OA | student OA (seed mean) | reachable retention (RGB model / "
+              "teacher) | student / RGB model | room above the baseline (pts) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for preset, r in results.items():
+            name = "direct" if "direct" in r else r["selected_by_validation"]
+            runs = r[name]["runs"]
             for scene, c in r.get("ceilings", {}).items():
-                m = r["direct" if "direct" in r else r["selected_by_validation"]]["tests"][scene]
-                t, s = m["teacher"]["oa"], m["student"]["oa"]
-                print(f"| {preset} | {scene} | {m['purity_ceiling']:.3f} | {c['dense_truth_teacher']:.3f} | "
+                ms = [run["tests"][scene] for run in runs.values()]
+                t = ms[0]["teacher"]["oa"]
+                s = float(np.mean([m["student"]["oa"] for m in ms]))
+                b = float(np.mean([m["baseline"]["oa"] for m in ms]))
+                print(f"| {preset} | {scene} | {ms[0]['purity_ceiling']:.3f} | {c['dense_truth_teacher']:.3f} | "
                       f"{t:.3f} | {c['dense_truth_rgb']:.3f} | {s:.3f} | {c['dense_truth_rgb'] / t:.3f} | "
-                      f"{s / c['dense_truth_rgb']:.3f} |")
+                      f"{s / c['dense_truth_rgb']:.3f} | {100 * (c['dense_truth_rgb'] - b):+.1f} |")
     print()
-    print("| preset | teacher training (s) | distillation + baseline (s) | teacher params | "
+    print("| preset | teacher training (s) | distillation + baseline (s, mean) | teacher params | "
           "student params | teacher FLOPs/px | student FLOPs/px | student Mpx/s |")
     print("|---|---|---|---|---|---|---|---|")
     for preset, r in results.items():
-        first = next(v for v in VARIANTS if v in r)
-        c = r[first]["cost"]
-        print(f"| {preset} | {r['teacher_train_s']:.0f} | {r[first]['distill_s']:.0f} | "
+        runs = r[next(v for v in VARIANTS if v in r)]["runs"]
+        c = next(iter(runs.values()))["cost"]
+        print(f"| {preset} | {r['teacher_train_s']:.0f} | "
+              f"{np.mean([run['distill_s'] for run in runs.values()]):.0f} | "
               f"{c['teacher']['parameters']:,} | {c['student']['parameters']:,} | "
               f"{c['teacher']['flops_per_pixel']:,} | {c['student']['flops_per_pixel']:,} | "
               f"{c['student']['throughput_mpx_per_s']:.2f} |")
-    return 0
 
 
 if __name__ == "__main__":
