@@ -42,7 +42,14 @@ def main() -> int:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "resources" / "models")
     parser.add_argument("--teacher-epochs", type=int, default=30)
     parser.add_argument("--student-epochs", type=int, default=30)
+    parser.add_argument("--students-only", action="store_true",
+                        help="keep the teachers in --out-dir and distil the students again (after a "
+                             "change of the distillation defaults)")
     args = parser.parse_args()
+    missing = [str(args.out_dir / f"{p}_teacher.cmkd") for p in args.presets
+               if not (args.out_dir / f"{p}_teacher.cmkd").exists()]
+    if args.students_only and missing:
+        parser.error(f"--students-only needs the teachers; missing: {', '.join(missing)}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     fb = Feedback(on_info=lambda m: print(f"[{time.perf_counter() - start:6.0f} s] {m}", file=sys.stderr, flush=True),
@@ -63,11 +70,12 @@ def main() -> int:
         files = {k: str(scene / f"{k}.{ext}") for k, ext in
                  (("rgb", "tif"), ("hsi", "tif"), ("dem", "tif"), ("labels", "gpkg"))}
         t0 = time.perf_counter()
-        teacher = run_teacher_training(
-            files["rgb"], files["hsi"], files["dem"], files["labels"],
-            str(args.out_dir / f"{preset}_teacher.cmkd"), str(args.out_dir / f"{preset}_teacher.html"),
-            DataConfig(seed=TRAIN_SEED), TeacherTrainConfig(epochs=args.teacher_epochs, seed=TRAIN_SEED),
-            str(table), fb)
+        if not args.students_only:
+            run_teacher_training(
+                files["rgb"], files["hsi"], files["dem"], files["labels"],
+                str(args.out_dir / f"{preset}_teacher.cmkd"), str(args.out_dir / f"{preset}_teacher.html"),
+                DataConfig(seed=TRAIN_SEED), TeacherTrainConfig(epochs=args.teacher_epochs, seed=TRAIN_SEED),
+                str(table), fb)
         student = run_distillation(
             str(args.out_dir / f"{preset}_teacher.cmkd"), files["rgb"], files["hsi"], files["dem"],
             files["labels"], str(args.out_dir / f"{preset}_student.cmkd"),
@@ -78,7 +86,7 @@ def main() -> int:
             target = args.out_dir / f"{preset}_{suffix}"
             if target.exists():
                 target.chmod(0o644)  # atomic writes create 0600 temporaries; the files ship
-        print(f"{preset}: {time.perf_counter() - t0:.0f} s; teacher {teacher.outputs['TEACHER_OA']:.3f}, "
+        print(f"{preset}: {time.perf_counter() - t0:.0f} s; teacher {student.outputs['TEACHER_OA']:.3f}, "
               f"student {student.outputs['STUDENT_OA']:.3f}, baseline {student.outputs['BASELINE_OA']:.3f} "
               "(validation blocks)")
     return 0
