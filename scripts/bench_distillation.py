@@ -11,7 +11,8 @@ model with the simulator's truth on the RGB grid, over the pixels where the teac
 Also printed, to show what the physics of the scene allows (``--ceilings``, on by default):
 
 * the purity ceiling: the share of RGB pixels whose class equals the majority class of their HSI
-  pixel; a teacher working at the HSI resolution cannot exceed it;
+  pixel, the best a teacher giving one class per HSI pixel can do (the teacher's logits are
+  upsampled bilinearly, which can place a boundary inside an HSI pixel and beat it slightly);
 * the dense-truth teacher: the teacher architecture trained on the *complete* truth of the
   training scene (every pixel labelled, ``--oracle-teacher-epochs``) instead of the sparse labels:
   what the teacher could reach with unlimited labels;
