@@ -17,8 +17,10 @@ Also printed, to show what the physics of the scene allows (``--ceilings``, on b
   training scene (every pixel labelled, ``--oracle-teacher-epochs``) instead of the sparse labels:
   what the teacher could reach with unlimited labels;
 * the dense-truth RGB model: the student architecture trained on the complete truth of the training
-  scene from RGB alone (``--oracle-student-epochs``): what any RGB student of this size can reach,
-  however good its teacher; divided by the teacher's OA it bounds the reachable retention.
+  scene from RGB alone (``--oracle-student-epochs``, one per ``--oracle-student-seeds``): what any
+  RGB student of this size can reach, however good its teacher; divided by the teacher's OA it
+  bounds the reachable retention, and its margin over the baseline bounds the reachable gain.
+  ``--ceilings-only`` adds these to an earlier run's ``bench.json`` (e.g. with more seeds or epochs).
 
 Every distillation and its same-budget baseline are trained once per student seed
 (``--student-seeds``, three by default): on these scenes a single run's gain moves by several
@@ -137,11 +139,12 @@ def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
 
 
 def train_ceiling_models(train_dir: Path, teacher_path: Path, names: tuple[str, ...],
-                         teacher_epochs: int, student_epochs: int, seed: int) -> tuple:
-    """The dense-truth teacher and RGB model of the training scene (see the module docstring).
+                         teacher_epochs: int, student_epochs: int, seed: int,
+                         rgb_seeds: list[int]) -> tuple:
+    """The dense-truth teacher and RGB models of the training scene (see the module docstring).
 
     Returns:
-        ``(teacher, teacher modality cards, RGB model)``.
+        ``(teacher, teacher modality cards, [(RGB model, its modality cards) per seed in rgb_seeds])``.
     """
     _, t_card = load_model(teacher_path, "teacher")
     scene, truth = read_scene(train_dir, t_card, names, labels=True, data=DataConfig(seed=seed))
@@ -152,20 +155,23 @@ def train_ceiling_models(train_dir: Path, teacher_path: Path, names: tuple[str, 
     cards = {"rgb": modality_card("rgb", scene.rgb, scene.valid)}
     rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
     labels = np.where(scene.valid, truth, 255).astype(np.uint8)
-    student = train_baseline(rgb, cards, labels, names, DistillConfig(epochs=student_epochs, seed=seed))
-    return teacher.model, teacher.cards, (student.model, cards)
+    students = [train_baseline(rgb, cards, labels, names, DistillConfig(epochs=student_epochs, seed=s)).model
+                for s in rgb_seeds]
+    return teacher.model, teacher.cards, [(m, cards) for m in students]
 
 
 def evaluate_ceilings(scene_dir: Path, teacher_path: Path, models: tuple, names: tuple[str, ...]) -> dict:
-    """OA of the dense-truth teacher and RGB model on a test scene (same pixels as the others)."""
-    teacher, t_cards, (rgb_model, rgb_cards) = models
+    """OA of the dense-truth teacher and RGB models on a test scene (same pixels as the others):
+    ``dense_truth_rgb`` is the mean over the RGB models' seeds, ``dense_truth_rgb_runs`` each one."""
+    teacher, t_cards, rgb_models = models
     _, t_card = load_model(teacher_path, "teacher")
     scene, truth = read_scene(scene_dir, t_card, names)
     t_pred, mask = teacher_prediction(teacher, t_cards, scene)
     rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
-    r_pred = predict_area(rgb_model, rgb, rgb_cards)[0].argmax(axis=0)
+    runs = [evaluate(truth, predict_area(m, rgb, c)[0].argmax(axis=0), names, mask)["oa"]
+            for m, c in rgb_models]
     return {"dense_truth_teacher": evaluate(truth, t_pred, names, mask)["oa"],
-            "dense_truth_rgb": evaluate(truth, r_pred, names, mask)["oa"]}
+            "dense_truth_rgb": float(np.mean(runs)), "dense_truth_rgb_runs": runs}
 
 
 # Distillation settings the benchmark can compare (all on the same data and budget).
@@ -202,6 +208,49 @@ def seed_summary(runs: dict) -> dict:
             "gains_pts": gains, "pairs_at_least_5": sum(g >= 5.0 for g in gains)}
 
 
+def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: Path,
+                 test_dirs: list[Path], names: tuple[str, ...], fb: Feedback, checkpoint) -> dict:
+    """Train the teacher, then distil every variant once per student seed (each with its
+    baseline) and score them on the test scenes; ``checkpoint(result)`` after each variant."""
+    table = class_table(preset, work / "classes.csv")
+    t0 = time.perf_counter()
+    teacher = run_teacher_training(
+        str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"), str(train_dir / "dem.tif"),
+        str(train_dir / "labels.gpkg"), str(work / "teacher.cmkd"), str(work / "teacher.html"),
+        DataConfig(seed=args.seed), TeacherTrainConfig(epochs=args.teacher_epochs, seed=args.seed),
+        str(table), fb)
+    t1 = time.perf_counter()
+    log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
+    variants = args.variants or (["direct"] + (["progressive"] if args.progressive else []))
+    result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs,
+              "student_depth": args.student_depth, "student_patches_per_epoch": args.student_patches}
+    for name in variants:
+        runs = {}
+        for seed in args.student_seeds:
+            stem = f"student_{name}_seed{seed}"
+            t2 = time.perf_counter()
+            student = run_distillation(
+                str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
+                str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
+                str(work / f"{stem}.cmkd"), str(work / f"{stem}.html"),
+                DistillConfig(epochs=args.student_epochs, seed=seed, encoder_depth=args.student_depth,
+                              patches_per_epoch=args.student_patches, **VARIANTS[name]),
+                feedback=fb)
+            t3 = time.perf_counter()
+            tests = {d.name: evaluate_scene(d, work / "teacher.cmkd", work / f"{stem}.cmkd",
+                                            student.baseline, names) for d in test_dirs}
+            runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
+                          "cost": student.report["cost"]}
+            log(f"{preset}/{name}/seed {seed}: distillation + baseline in {t3 - t2:.0f} s; test "
+                + json.dumps({k: (round(m['student']['oa'], 3), round(m['baseline']['oa'], 3))
+                              for k, m in tests.items()}))
+        result[name] = {"runs": runs, "summary": seed_summary(runs)}
+        checkpoint(result)
+    result["selected_by_validation"] = max(variants, key=lambda v: np.mean(
+        [r["validation"].get("STUDENT_OA") or 0.0 for r in result[v]["runs"].values()]))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", "--output-dir", dest="work_dir", type=Path,
@@ -233,9 +282,17 @@ def main() -> int:
                         help="also train the dense-truth teacher and RGB model (what the scene allows)")
     parser.add_argument("--oracle-teacher-epochs", type=int, default=120)
     parser.add_argument("--oracle-student-epochs", type=int, default=40)
+    parser.add_argument("--oracle-student-seeds", type=int, nargs="+",
+                        help="seeds of the dense-truth RGB model (default: --student-seeds)")
+    parser.add_argument("--ceilings-only", action="store_true",
+                        help="train only the ceiling models and add them to the work folder's "
+                             "bench.json from an earlier run (same teacher and scenes)")
     args = parser.parse_args()
     fb = Feedback(on_info=lambda m: None, on_warning=lambda m: log("warning: " + m))
-    results = {}
+    bench_json = args.work_dir / "bench.json"
+    if args.ceilings_only and not bench_json.exists():
+        parser.error(f"--ceilings-only needs an earlier run's {bench_json}")
+    results = json.loads(bench_json.read_text()) if args.ceilings_only else {}
     for preset in args.presets:
         work = args.work_dir / preset
         work.mkdir(parents=True, exist_ok=True)
@@ -244,56 +301,25 @@ def main() -> int:
                              args.labels_per_class)
         test_dirs = [simulate(preset, s, args.size_px, work / f"scene_{s}", args.labels_per_class)
                      for s in args.test_seeds]
-        table = class_table(preset, work / "classes.csv")
-        t0 = time.perf_counter()
-        teacher = run_teacher_training(
-            str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"), str(train_dir / "dem.tif"),
-            str(train_dir / "labels.gpkg"), str(work / "teacher.cmkd"), str(work / "teacher.html"),
-            DataConfig(seed=args.seed), TeacherTrainConfig(epochs=args.teacher_epochs, seed=args.seed),
-            str(table), fb)
-        t1 = time.perf_counter()
-        log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
-        variants = args.variants or (["direct"] + (["progressive"] if args.progressive else []))
-        preset_result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs}
-        for name in variants:
-            runs = {}
-            for seed in args.student_seeds:
-                stem = f"student_{name}_seed{seed}"
-                t2 = time.perf_counter()
-                student = run_distillation(
-                    str(work / "teacher.cmkd"), str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"),
-                    str(train_dir / "dem.tif"), str(train_dir / "labels.gpkg"),
-                    str(work / f"{stem}.cmkd"), str(work / f"{stem}.html"),
-                    DistillConfig(epochs=args.student_epochs, seed=seed,
-                                  encoder_depth=args.student_depth,
-                                  patches_per_epoch=args.student_patches, **VARIANTS[name]),
-                    feedback=fb)
-                t3 = time.perf_counter()
-                tests = {d.name: evaluate_scene(d, work / "teacher.cmkd", work / f"{stem}.cmkd",
-                                                student.baseline, names) for d in test_dirs}
-                runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
-                              "cost": student.report["cost"]}
-                log(f"{preset}/{name}/seed {seed}: distillation + baseline in {t3 - t2:.0f} s; test "
-                    + json.dumps({k: (round(m['student']['oa'], 3), round(m['baseline']['oa'], 3))
-                                  for k, m in tests.items()}))
-            preset_result[name] = {"runs": runs, "summary": seed_summary(runs)}
-            (args.work_dir / "bench.json").write_text(json.dumps({**results, preset: preset_result},
-                                                                 indent=2, default=str))
-        if args.ceilings:
+        if args.ceilings_only:
+            if preset not in results:
+                parser.error(f"{bench_json} has no results for {preset}")
+            preset_result = results[preset]
+        else:
+            preset_result = run_variants(args, preset, work, train_dir, test_dirs, names, fb,
+                                         lambda r: bench_json.write_text(json.dumps(
+                                             {**results, preset: r}, indent=2, default=str)))
+        if args.ceilings or args.ceilings_only:
             t4 = time.perf_counter()
             models = train_ceiling_models(train_dir, work / "teacher.cmkd", names,
                                           args.oracle_teacher_epochs, args.oracle_student_epochs,
-                                          args.seed)
+                                          args.seed, args.oracle_student_seeds or args.student_seeds)
             preset_result["ceilings"] = {d.name: evaluate_ceilings(d, work / "teacher.cmkd", models, names)
                                          for d in test_dirs}
             log(f"{preset}: ceilings in {time.perf_counter() - t4:.0f} s: "
                 f"{json.dumps(preset_result['ceilings'])}")
-        preset_result["selected_by_validation"] = max(variants, key=lambda v: np.mean(
-            [r["validation"].get("STUDENT_OA") or 0.0 for r in preset_result[v]["runs"].values()]))
-        preset_result["student_depth"] = args.student_depth
-        preset_result["student_patches_per_epoch"] = args.student_patches
         results[preset] = preset_result
-        (args.work_dir / "bench.json").write_text(json.dumps(results, indent=2, default=str))
+        bench_json.write_text(json.dumps(results, indent=2, default=str))
     print_tables(results)
     return 0
 
@@ -333,9 +359,10 @@ def print_tables(results: dict) -> None:
     if any("ceilings" in r for r in results.values()):
         print()
         print("| preset | test scene | purity ceiling | dense-truth teacher OA | teacher OA (sparse labels) | "
-              "dense-truth RGB model OA | student OA (seed mean) | reachable retention (RGB model / "
-              "teacher) | student / RGB model | room above the baseline (pts) |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "dense-truth RGB model OA (seed mean; best) | student OA | baseline OA | reachable retention "
+              "(best RGB model / teacher) | student / mean RGB model | room above the baseline (pts, "
+              "best RGB model) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for preset, r in results.items():
             name = "direct" if "direct" in r else r["selected_by_validation"]
             runs = r[name]["runs"]
@@ -344,9 +371,10 @@ def print_tables(results: dict) -> None:
                 t = ms[0]["teacher"]["oa"]
                 s = float(np.mean([m["student"]["oa"] for m in ms]))
                 b = float(np.mean([m["baseline"]["oa"] for m in ms]))
+                rgb, best = c["dense_truth_rgb"], max(c.get("dense_truth_rgb_runs", [c["dense_truth_rgb"]]))
                 print(f"| {preset} | {scene} | {ms[0]['purity_ceiling']:.3f} | {c['dense_truth_teacher']:.3f} | "
-                      f"{t:.3f} | {c['dense_truth_rgb']:.3f} | {s:.3f} | {c['dense_truth_rgb'] / t:.3f} | "
-                      f"{s / c['dense_truth_rgb']:.3f} | {100 * (c['dense_truth_rgb'] - b):+.1f} |")
+                      f"{t:.3f} | {rgb:.3f}; {best:.3f} | {s:.3f} | {b:.3f} | {best / t:.3f} | {s / rgb:.3f} | "
+                      f"{100 * (best - b):+.1f} |")
     print()
     print("| preset | teacher training (s) | distillation + baseline (s, mean) | teacher params | "
           "student params | teacher FLOPs/px | student FLOPs/px | student Mpx/s |")
