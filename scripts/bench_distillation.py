@@ -189,7 +189,7 @@ def seed_summary(runs: dict) -> dict:
 
     ``runs`` maps a student seed to its run (``tests``: per test scene the teacher, student and
     baseline metrics). Per seed the scene figures are averaged; the mean and the sample standard
-    deviation are taken over the seeds. ``gains`` lists every seed x scene gain (points).
+    deviation are taken over the seeds. ``gains_pts`` lists every seed x scene gain (points).
     """
     def per_seed(key: str) -> list[float]:
         return [float(np.mean([m[key]["oa"] for m in r["tests"].values()])) for r in runs.values()]
