@@ -14,6 +14,7 @@ Usage::
 
     .venv/bin/python scripts/ablate_distillation.py --work-dir /tmp/cmkd-bench \\
         [--presets mars_analogue] [--variants t4_to_1 t1 ce0] [--test-seeds 101 102 201 202]
+        [--seeds 0 1 2]
 
 One JSON line per variant goes to ``ablation.jsonl`` in the work folder; a Markdown table is
 printed at the end. About 7 minutes per variant on 2 shared cores (twice that with a baseline).
@@ -80,6 +81,9 @@ def main() -> int:
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--size-px", type=int, default=512)
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="run every variant once per seed (overriding its own seed); the rows "
+                             "are named <variant>@seed<N>")
     args = parser.parse_args()
     out_path = args.work_dir / "ablation.jsonl"
     rows = []
@@ -100,8 +104,11 @@ def main() -> int:
                                       t_card, names)
             _, mask = teacher_prediction(t_model, {m.name: m for m in t_card.modalities}, scene)
             tests[seed] = ({"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}, truth, mask)
-        for name in args.variants:
-            settings, with_baseline = VARIANTS[name]
+        runs = [(name, VARIANTS[name][0], VARIANTS[name][1]) for name in args.variants]
+        if args.seeds:
+            runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline)
+                    for name, settings, with_baseline in runs for seed in args.seeds]
+        for name, settings, with_baseline in runs:
             config = DistillConfig(**settings)
             student = prep.distil(config)
             val = validation_metrics(student.model, prep.rgb, prep.student_cards, prep.val_labels,
