@@ -54,6 +54,8 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "ce0_t1": ({"ce_weight": 0.0, **T1}, False),
     "t1_no_balance": ({**T1, "class_balanced": False}, False),
     "pure_kd": ({"ce_weight": 0.0, "feature_weight": 0.0, **T1}, False),
+    "pure_kd_t2": ({"ce_weight": 0.0, "feature_weight": 0.0, "temperature_start": 2.0,
+                    "temperature_end": 2.0}, False),
     "depth4_t1": ({"encoder_depth": 4, **T1}, True),
     "t1_60_epochs": ({"epochs": 60, **T1}, True),
     "t1_seed1": ({"seed": 1, **T1}, True),
