@@ -30,9 +30,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-import numpy as np  # noqa: E402
-
-from bench_distillation import read_scene, simulate, teacher_prediction  # noqa: E402
+from bench_distillation import load_test_scene, simulate  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.common import predict_area  # noqa: E402
@@ -68,9 +66,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
 def score(model, tests: dict, cards, names) -> dict[str, float]:
     """OA of ``model`` on each test scene (teacher-covered pixels)."""
     out = {}
-    for seed, (rgb, truth, mask) in tests.items():
-        pred = predict_area(model, rgb, cards)[0].argmax(axis=0)
-        out[str(seed)] = evaluate(truth, pred, names, mask)["oa"]
+    for seed, test in tests.items():
+        pred = predict_area(model, test.rgb, cards)[0].argmax(axis=0)
+        out[str(seed)] = evaluate(test.truth, pred, names, test.mask)["oa"]
     return out
 
 
@@ -99,13 +97,9 @@ def main() -> int:
         train = work / f"scene_{args.train_seed}"
         prep = prepare_distillation(str(teacher), str(train / "rgb.tif"), str(train / "hsi.tif"),
                                     str(train / "dem.tif"), str(train / "labels.gpkg"))
-        t_model, t_card = prep.teacher, prep.teacher_card
-        tests = {}
-        for seed in args.test_seeds:
-            scene, truth = read_scene(simulate(preset, seed, args.size_px, work / f"scene_{seed}", 20),
-                                      t_card, names)
-            _, mask = teacher_prediction(t_model, {m.name: m for m in t_card.modalities}, scene)
-            tests[seed] = ({"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}, truth, mask)
+        tests = {seed: load_test_scene(simulate(preset, seed, args.size_px, work / f"scene_{seed}", 20),
+                                       prep.teacher, prep.teacher_card, names)
+                 for seed in args.test_seeds}
         runs = [(name, VARIANTS[name][0], VARIANTS[name][1]) for name in args.variants]
         if args.seeds:
             runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline)

@@ -44,7 +44,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,28 +112,47 @@ def teacher_prediction(model, cards, scene) -> tuple[np.ndarray, np.ndarray]:
     return upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0), mask
 
 
-def evaluate_scene(scene_dir: Path, teacher_path: Path, student_path: Path,
-                   baseline: object, names: tuple[str, ...]) -> dict:
-    t_model, t_card = load_model(teacher_path, "teacher")
-    s_model, s_card = load_model(student_path, "student")
+@dataclass
+class TestScene:
+    """A test scene prepared once for every model scored on it: the student's RGB input, the
+    truth, the teacher's classes and the pixels where the teacher has inputs (``mask``)."""
+
+    name: str
+    valid: np.ndarray
+    rgb: dict[str, np.ndarray]
+    truth: np.ndarray
+    mask: np.ndarray
+    teacher_pred: np.ndarray
+    purity: float
+
+
+def load_test_scene(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) -> TestScene:
+    """Read ``scene_dir`` on the teacher's bands and run the teacher over it once."""
     scene, truth = read_scene(scene_dir, t_card, names)
     t_pred, mask = teacher_prediction(t_model, {m.name: m for m in t_card.modalities}, scene)
-    rgb = {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)}
-    s_cards = {"rgb": s_card.modality("rgb")}
-    s_pred = predict_area(s_model, rgb, s_cards)[0].argmax(axis=0)
-    b_pred = predict_area(baseline, rgb, s_cards)[0].argmax(axis=0)
     # Purity: RGB pixels whose class is the majority class of their HSI pixel.
     majority = coarse_labels(truth, scene.factor, len(names))
     up = np.repeat(np.repeat(majority, scene.factor, 0), scene.factor, 1)
     hh, ww = up.shape
     purity = float((up == truth[:hh, :ww])[mask[:hh, :ww]].mean())
+    return TestScene(scene_dir.name, scene.valid, {"rgb": np.where(scene.valid[None], scene.rgb, np.nan)},
+                     truth, mask, t_pred, purity)
+
+
+def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names: tuple[str, ...]) -> dict:
+    """Teacher, student (from its model file) and baseline against the truth of ``test``."""
+    s_model, s_card = load_model(student_path, "student")
+    s_cards = {"rgb": s_card.modality("rgb")}
+    s_pred = predict_area(s_model, test.rgb, s_cards)[0].argmax(axis=0)
+    b_pred = predict_area(baseline, test.rgb, s_cards)[0].argmax(axis=0)
+    truth, mask = test.truth, test.mask
     return {
-        "teacher": evaluate(truth, t_pred, names, mask),
+        "teacher": evaluate(truth, test.teacher_pred, names, mask),
         "student": evaluate(truth, s_pred, names, mask),
         "baseline": evaluate(truth, b_pred, names, mask),
-        "student_all_rgb": evaluate(truth, s_pred, names, scene.valid),
-        "baseline_all_rgb": evaluate(truth, b_pred, names, scene.valid),
-        "purity_ceiling": purity,
+        "student_all_rgb": evaluate(truth, s_pred, names, test.valid),
+        "baseline_all_rgb": evaluate(truth, b_pred, names, test.valid),
+        "purity_ceiling": test.purity,
         "evaluated_pixels": int(mask.sum()),
     }
 
@@ -222,6 +241,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
     t1 = time.perf_counter()
     log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
     variants = args.variants or (["direct"] + (["progressive"] if args.progressive else []))
+    t_model, t_card = load_model(work / "teacher.cmkd", "teacher")
+    tests_ready = [load_test_scene(d, t_model, t_card, names) for d in test_dirs]
     result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs,
               "student_depth": args.student_depth, "student_patches_per_epoch": args.student_patches}
     for name in variants:
@@ -237,8 +258,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
                               patches_per_epoch=args.student_patches, **VARIANTS[name]),
                 feedback=fb)
             t3 = time.perf_counter()
-            tests = {d.name: evaluate_scene(d, work / "teacher.cmkd", work / f"{stem}.cmkd",
-                                            student.baseline, names) for d in test_dirs}
+            tests = {t.name: evaluate_scene(t, work / f"{stem}.cmkd", student.baseline, names)
+                     for t in tests_ready}
             runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
                           "cost": student.report["cost"]}
             log(f"{preset}/{name}/seed {seed}: distillation + baseline in {t3 - t2:.0f} s; test "
@@ -324,38 +345,43 @@ def main() -> int:
     return 0
 
 
+def measured_variants(results: dict):
+    """``(preset, variant name, the variant's result)`` for every variant measured, in
+    :data:`VARIANTS` order."""
+    for preset, r in results.items():
+        for name in VARIANTS:
+            if name in r:
+                yield preset, name, r[name]
+
+
 def print_tables(results: dict) -> None:
     """The Markdown tables of the README from ``bench.json``'s content."""
+    def pm(v: list[float]) -> str:
+        return f"{v[0]:.3f} ± {v[1]:.3f}"
+
     print("| preset | distillation | student seeds | teacher OA | student OA | baseline OA | retention "
           "| gain (pts) | gain, every seed x scene (pts) | seed x scene pairs with gain >= +5 |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for preset, r in results.items():
-        for name in VARIANTS:
-            if name not in r:
-                continue
-            s = r[name]["summary"]
-            chosen = " (selected)" if r.get("selected_by_validation") == name else ""
-            pm = lambda v, k=1: f"{v[0] * k:.3f} ± {v[1] * k:.3f}"  # noqa: E731
-            print(f"| {preset} | {name}{chosen} | {s['seeds']} | {s['teacher_oa']:.3f} | "
-                  f"{pm(s['student_oa'])} | {pm(s['baseline_oa'])} | {pm(s['retention'])} | "
-                  f"{s['gain_pts'][0]:+.1f} ± {s['gain_pts'][1]:.1f} | "
-                  f"{min(s['gains_pts']):+.1f} … {max(s['gains_pts']):+.1f} | "
-                  f"{s['pairs_at_least_5']} of {len(s['gains_pts'])} |")
+    for preset, name, v in measured_variants(results):
+        s = v["summary"]
+        chosen = " (selected)" if results[preset].get("selected_by_validation") == name else ""
+        print(f"| {preset} | {name}{chosen} | {s['seeds']} | {s['teacher_oa']:.3f} | "
+              f"{pm(s['student_oa'])} | {pm(s['baseline_oa'])} | {pm(s['retention'])} | "
+              f"{s['gain_pts'][0]:+.1f} ± {s['gain_pts'][1]:.1f} | "
+              f"{min(s['gains_pts']):+.1f} … {max(s['gains_pts']):+.1f} | "
+              f"{s['pairs_at_least_5']} of {len(s['gains_pts'])} |")
     print()
     print("| preset | distillation | test scene | teacher OA | student OA (per seed) | baseline OA (per seed) "
           "| purity ceiling |")
     print("|---|---|---|---|---|---|---|")
-    for preset, r in results.items():
-        for name in VARIANTS:
-            if name not in r:
-                continue
-            runs = r[name]["runs"]
-            for scene in next(iter(runs.values()))["tests"]:
-                ms = [run["tests"][scene] for run in runs.values()]
-                print(f"| {preset} | {name} | {scene} | {ms[0]['teacher']['oa']:.3f} | "
-                      + " / ".join(f"{m['student']['oa']:.3f}" for m in ms) + " | "
-                      + " / ".join(f"{m['baseline']['oa']:.3f}" for m in ms)
-                      + f" | {ms[0]['purity_ceiling']:.3f} |")
+    for preset, name, v in measured_variants(results):
+        runs = v["runs"]
+        for scene in next(iter(runs.values()))["tests"]:
+            ms = [run["tests"][scene] for run in runs.values()]
+            print(f"| {preset} | {name} | {scene} | {ms[0]['teacher']['oa']:.3f} | "
+                  + " / ".join(f"{m['student']['oa']:.3f}" for m in ms) + " | "
+                  + " / ".join(f"{m['baseline']['oa']:.3f}" for m in ms)
+                  + f" | {ms[0]['purity_ceiling']:.3f} |")
     if any("ceilings" in r for r in results.values()):
         print()
         print("| preset | test scene | purity ceiling | dense-truth teacher OA | teacher OA (sparse labels) | "

@@ -133,9 +133,10 @@ def quantize_int8(fp32_path: str | os.PathLike[str], int8_path: str | os.PathLik
     Quantising more cost class agreement with the trained bundled students (T = 1 defaults,
     192 / 512 px simulator scenes 11 / 101): with the inner encoder convolutions quantised too
     (the earlier rule) 98.97 % / 98.65 % (earth) and 99.43 % / 99.52 % (mars), below the 99 %
-    target on earth; hidden layer only 99.37 % / 99.15 % and 99.73 % / 99.78 %. Per-channel weights changed nothing, and static
-    (calibrated) int8 was measured worse (see docs/DISTRIBUTED.md, "Edge figures"). The card is
-    copied into the metadata with precision ``int8``.
+    target on earth; hidden layer only 99.37 % / 99.15 % and 99.73 % / 99.78 %. Per-channel
+    weights changed nothing, and static (calibrated) int8 was measured worse (see
+    docs/DISTRIBUTED.md, "Edge figures"). The card is copied into the metadata with precision
+    ``int8``.
     """
     onnx = require("onnx")
     quantization = require("onnxruntime.quantization")
