@@ -2,7 +2,8 @@
 """Ablation of the distillation settings (issue 4): which term of the loss earns the gain.
 
 Uses the teacher and scenes of ``scripts/bench_distillation.py`` (run it first with the same
-``--work-dir``; the teacher is trained there on scene seed 1 with 20 labels per class). The
+``--work-dir``, ``--teacher-only`` being enough; the teacher is trained there on scene seed 1 with
+20 labels per class). The
 scene and the teacher's targets are prepared once per preset; each variant is then one
 distillation with the default settings except the ones it names (same seed, same budget), scored
 like the benchmark: OA against the full-resolution truth of test scenes never used in training,
@@ -25,7 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
+import rasterio
 
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
@@ -35,7 +40,8 @@ from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.common import predict_area  # noqa: E402
 from cmkd_plugin.engine.training.config import DistillConfig  # noqa: E402
-from cmkd_plugin.engine.training.distill import validation_metrics  # noqa: E402
+from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
+from cmkd_plugin.engine.training.distill import Targets, validation_metrics  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E402
 
@@ -62,6 +68,44 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "t4_to_1_seed2": ({"seed": 2, **T4}, False),
 }
 
+#: Variants that change what the student learns from rather than a DistillConfig setting:
+#: name -> (DistillConfig settings, transfer options). ``min_confidence``: leave out of the
+#: transfer set the pixels whose teacher top probability is below it; ``hard``: one-hot targets
+#: at the teacher's arg-max class (pseudo-labels) instead of its probabilities; ``select``: False
+#: keeps the last epoch instead of the best on the validation labels; ``truth``: one-hot targets
+#: from the training scene's truth instead of the teacher's classes.
+TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
+    "conf_0.6": (T1, {"min_confidence": 0.6}),
+    "conf_0.8": (T1, {"min_confidence": 0.8}),
+    "hard": (T1, {"hard": True}),
+    "hard_conf_0.8": (T1, {"hard": True, "min_confidence": 0.8}),
+    "last_epoch": (T1, {"select": False}),
+    "hard_last_epoch": (T1, {"hard": True, "select": False}),
+    # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
+    # class of each teacher pixel) — the distillation recipe with a perfect teacher.
+    "truth_targets": (T1, {"truth": True}),
+}
+# Logit of the arg-max class in a hard target (the others 0): probability 0.9995 with 12 classes.
+HARD_LOGIT = 10.0
+
+
+def transfer_targets(targets: Targets, min_confidence: float = 0.0, hard: bool = False,
+                     classes: np.ndarray | None = None) -> Targets:
+    """The teacher's targets restricted to its confident pixels and/or made one-hot (at the
+    teacher's arg-max, or at ``classes``, a class map on the teacher grid)."""
+    logits, valid = targets.logits, targets.valid
+    z = np.exp(logits - logits.max(axis=0, keepdims=True))
+    confidence = (z / z.sum(axis=0, keepdims=True)).max(axis=0)
+    if min_confidence > 0:
+        valid = valid & (confidence >= min_confidence)
+        print(f"min confidence {min_confidence}: {valid.sum() / targets.valid.sum():.1%} of the "
+              "transfer set kept", file=sys.stderr)
+    if hard or classes is not None:
+        k = logits.shape[0]
+        best = logits.argmax(axis=0) if classes is None else classes
+        logits = (HARD_LOGIT * (best[None] == np.arange(k)[:, None, None])).astype(np.float32)
+    return Targets(logits, targets.features, valid)
+
 
 def score(model, tests: dict, cards, names) -> dict[str, float]:
     """OA of ``model`` on each test scene (teacher-covered pixels)."""
@@ -77,7 +121,8 @@ def main() -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench"),
                         help="the work folder of bench_distillation.py (teacher.cmkd, scenes)")
     parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS) + sorted(TRANSFER_VARIANTS),
+                        default=list(VARIANTS))
     parser.add_argument("--train-seed", type=int, default=1)
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--size-px", type=int, default=512)
@@ -92,7 +137,7 @@ def main() -> int:
         teacher = work / "teacher.cmkd"
         if not teacher.exists():
             parser.error(f"{teacher} is missing: run scripts/bench_distillation.py --work-dir "
-                         f"{args.work_dir} --presets {preset} first")
+                         f"{args.work_dir} --presets {preset} --teacher-only first")
         names = tuple(c.name for c in preset_classes(preset))
         train = work / f"scene_{args.train_seed}"
         prep = prepare_distillation(str(teacher), str(train / "rgb.tif"), str(train / "hsi.tif"),
@@ -100,16 +145,26 @@ def main() -> int:
         tests = {seed: load_test_scene(simulate(preset, seed, args.size_px, work / f"scene_{seed}", 20),
                                        prep.teacher, prep.teacher_card, names)
                  for seed in args.test_seeds}
-        runs = [(name, VARIANTS[name][0], VARIANTS[name][1]) for name in args.variants]
+        runs = [(name, *VARIANTS[name], {}) if name in VARIANTS
+                else (name, TRANSFER_VARIANTS[name][0], False, TRANSFER_VARIANTS[name][1])
+                for name in args.variants]
         if args.seeds:
-            runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline)
-                    for name, settings, with_baseline in runs for seed in args.seeds]
-        for name, settings, with_baseline in runs:
+            runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline, transfer)
+                    for name, settings, with_baseline, transfer in runs for seed in args.seeds]
+        for name, settings, with_baseline, transfer in runs:
             config = DistillConfig(**settings)
-            student = prep.distil(config)
+            run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
+            truth = None
+            if transfer.get("truth"):
+                with rasterio.open(train / "truth.tif") as ds:
+                    truth = coarse_labels(ds.read(1), prep.scene.factor, len(names))
+                truth = truth[: prep.targets.logits.shape[1], : prep.targets.logits.shape[2]]
+            targets = transfer_targets(prep.targets, transfer.get("min_confidence", 0.0),
+                                       transfer.get("hard", False), truth)
+            student = run_prep.distil(config, targets=targets)
             val = validation_metrics(student.model, prep.rgb, prep.student_cards, prep.val_labels,
                                      names, prep.scene.valid)
-            row = {"preset": preset, "variant": name, "settings": settings,
+            row = {"preset": preset, "variant": name, "settings": {**settings, **transfer},
                    "best_epoch": student.best_epoch, "validation_oa": val["oa"] if val else None,
                    "student": score(student.model, tests, prep.student_cards, names)}
             if with_baseline:

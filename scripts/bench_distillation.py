@@ -240,7 +240,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
         str(table), fb)
     t1 = time.perf_counter()
     log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
-    variants = args.variants or (["direct"] + (["progressive"] if args.progressive else []))
+    variants = [] if args.teacher_only else (
+        args.variants or (["direct"] + (["progressive"] if args.progressive else [])))
     t_model, t_card = load_model(work / "teacher.cmkd", "teacher")
     tests_ready = [load_test_scene(d, t_model, t_card, names) for d in test_dirs]
     result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs,
@@ -267,6 +268,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
                               for k, m in tests.items()}))
         result[name] = {"runs": runs, "summary": seed_summary(runs)}
         checkpoint(result)
+    if not variants:
+        return result
     result["selected_by_validation"] = max(variants, key=lambda v: np.mean(
         [r["validation"].get("STUDENT_OA") or 0.0 for r in result[v]["runs"].values()]))
     return result
@@ -308,6 +311,9 @@ def main() -> int:
     parser.add_argument("--ceilings-only", action="store_true",
                         help="train only the ceiling models and add them to the work folder's "
                              "bench.json from an earlier run (same teacher and scenes)")
+    parser.add_argument("--teacher-only", action="store_true",
+                        help="simulate the scenes and train the teacher, nothing else (what "
+                             "scripts/ablate_distillation.py needs)")
     args = parser.parse_args()
     fb = Feedback(on_info=lambda m: None, on_warning=lambda m: log("warning: " + m))
     bench_json = args.work_dir / "bench.json"
@@ -330,7 +336,7 @@ def main() -> int:
             preset_result = run_variants(args, preset, work, train_dir, test_dirs, names, fb,
                                          lambda r: bench_json.write_text(json.dumps(
                                              {**results, preset: r}, indent=2, default=str)))
-        if args.ceilings or args.ceilings_only:
+        if (args.ceilings or args.ceilings_only) and not args.teacher_only:
             t4 = time.perf_counter()
             models = train_ceiling_models(train_dir, work / "teacher.cmkd", names,
                                           args.oracle_teacher_epochs, args.oracle_student_epochs,
@@ -341,7 +347,8 @@ def main() -> int:
                 f"{json.dumps(preset_result['ceilings'])}")
         results[preset] = preset_result
         bench_json.write_text(json.dumps(results, indent=2, default=str))
-    print_tables(results)
+    if not args.teacher_only:
+        print_tables(results)
     return 0
 
 
