@@ -247,11 +247,12 @@ class AdaptConfig:
         renormalise: re-estimate each input's mean/std from the new scene's valid pixels
             (unsupervised, AdaBN-style) before fine-tuning; the adapted model then carries the
             new site's statistics. Off by default: measured on the simulator
-            (``scripts/bench_adaptation.py``, earth_carbonation seed 101 under a lower sun, a
-            white-balance error and 3x noise, bundled student) it did not help: renormalised
-            original 0.203 vs 0.209 OA; adapted with 10 / 20 points 0.220 / 0.232 with it against
-            0.245 / 0.301 without, and the original site fell to 0.229 / 0.214 instead of rising
-            to 0.275 / 0.337. It helps when a site differs by a pure gain or offset (unit tests).
+            (``scripts/bench_adaptation.py``, bundled earth_carbonation student) it lifts a site
+            flown under a lower sun with a white-balance error and 3x noise (0.234 -> 0.314 OA
+            without labels; 0.319 / 0.294 after fine-tuning with 10 / 20 points against 0.304 /
+            0.291 without it) but costs the original site 15-21 points instead of 7-8, and does
+            nothing on a site under the same conditions. It helps most when a site differs by a
+            pure gain or offset (unit tests).
         augment: modality-specific augmentation of the patches (colour jitter for RGB).
         seed: seed of sampling, augmentation and dropout.
     """
