@@ -38,7 +38,6 @@ sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repositor
 from bench_distillation import load_test_scene, simulate  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
-from cmkd_plugin.engine.training.common import predict_area  # noqa: E402
 from cmkd_plugin.engine.training.config import DistillConfig  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
 from cmkd_plugin.engine.training.distill import Targets, validation_metrics  # noqa: E402
@@ -94,10 +93,9 @@ def transfer_targets(targets: Targets, min_confidence: float = 0.0, hard: bool =
     """The teacher's targets restricted to its confident pixels and/or made one-hot (at the
     teacher's arg-max, or at ``classes``, a class map on the teacher grid)."""
     logits, valid = targets.logits, targets.valid
-    z = np.exp(logits - logits.max(axis=0, keepdims=True))
-    confidence = (z / z.sum(axis=0, keepdims=True)).max(axis=0)
     if min_confidence > 0:
-        valid = valid & (confidence >= min_confidence)
+        z = np.exp(logits - logits.max(axis=0, keepdims=True))
+        valid = valid & ((z / z.sum(axis=0, keepdims=True)).max(axis=0) >= min_confidence)
         print(f"min confidence {min_confidence}: {valid.sum() / targets.valid.sum():.1%} of the "
               "transfer set kept", file=sys.stderr)
     if hard or classes is not None:
@@ -111,8 +109,7 @@ def score(model, tests: dict, cards, names) -> dict[str, float]:
     """OA of ``model`` on each test scene (teacher-covered pixels)."""
     out = {}
     for seed, test in tests.items():
-        pred = predict_area(model, test.rgb, cards)[0].argmax(axis=0)
-        out[str(seed)] = evaluate(test.truth, pred, names, test.mask)["oa"]
+        out[str(seed)] = evaluate(test.truth, test.rgb_classes(model, cards), names, test.mask)["oa"]
     return out
 
 
@@ -151,16 +148,17 @@ def main() -> int:
         if args.seeds:
             runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline, transfer)
                     for name, settings, with_baseline, transfer in runs for seed in args.seeds]
+        coarse_truth = None  # the training scene's truth on the teacher grid (truth_targets)
+        if any(transfer.get("truth") for *_, transfer in runs):
+            with rasterio.open(train / "truth.tif") as ds:
+                coarse_truth = coarse_labels(ds.read(1), prep.scene.factor, len(names))
+            coarse_truth = coarse_truth[: prep.targets.logits.shape[1], : prep.targets.logits.shape[2]]
         for name, settings, with_baseline, transfer in runs:
             config = DistillConfig(**settings)
             run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
-            truth = None
-            if transfer.get("truth"):
-                with rasterio.open(train / "truth.tif") as ds:
-                    truth = coarse_labels(ds.read(1), prep.scene.factor, len(names))
-                truth = truth[: prep.targets.logits.shape[1], : prep.targets.logits.shape[2]]
             targets = transfer_targets(prep.targets, transfer.get("min_confidence", 0.0),
-                                       transfer.get("hard", False), truth)
+                                       transfer.get("hard", False),
+                                       coarse_truth if transfer.get("truth") else None)
             student = run_prep.distil(config, targets=targets)
             val = validation_metrics(student.model, prep.rgb, prep.student_cards, prep.val_labels,
                                      names, prep.scene.valid)

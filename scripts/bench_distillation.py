@@ -125,6 +125,10 @@ class TestScene:
     teacher_pred: np.ndarray
     purity: float
 
+    def rgb_classes(self, model, cards) -> np.ndarray:
+        """Class map of an RGB-only model (student or baseline; ``cards`` its modality cards)."""
+        return predict_area(model, self.rgb, cards)[0].argmax(axis=0)
+
 
 def load_test_scene(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) -> TestScene:
     """Read ``scene_dir`` on the teacher's bands and run the teacher over it once."""
@@ -143,8 +147,8 @@ def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names:
     """Teacher, student (from its model file) and baseline against the truth of ``test``."""
     s_model, s_card = load_model(student_path, "student")
     s_cards = {"rgb": s_card.modality("rgb")}
-    s_pred = predict_area(s_model, test.rgb, s_cards)[0].argmax(axis=0)
-    b_pred = predict_area(baseline, test.rgb, s_cards)[0].argmax(axis=0)
+    s_pred = test.rgb_classes(s_model, s_cards)
+    b_pred = test.rgb_classes(baseline, s_cards)
     truth, mask = test.truth, test.mask
     return {
         "teacher": evaluate(truth, test.teacher_pred, names, mask),

@@ -33,7 +33,6 @@ from bench_distillation import ROOT, class_table, load_test_scene, simulate  # n
 from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes, preset_names  # noqa: E402
-from cmkd_plugin.engine.training.common import predict_area  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import run_distillation, run_teacher_training  # noqa: E402
@@ -54,7 +53,7 @@ def score_models(out_dir: Path, preset: str, work_dir: Path, test_seeds) -> list
     for seed in test_seeds:
         test = load_test_scene(simulate(preset, seed, SIZE_PX, work_dir / f"{preset}-test-{seed}", 20),
                                t_model, t_card, names)
-        s_pred = predict_area(s_model, test.rgb, {"rgb": s_card.modality("rgb")})[0].argmax(axis=0)
+        s_pred = test.rgb_classes(s_model, {"rgb": s_card.modality("rgb")})
         rows.append((seed, evaluate(test.truth, test.teacher_pred, names, test.mask)["oa"],
                      evaluate(test.truth, s_pred, names, test.mask)["oa"]))
     return rows
