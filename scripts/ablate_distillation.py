@@ -40,7 +40,8 @@ from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.config import DistillConfig  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
-from cmkd_plugin.engine.training.distill import Targets, validation_metrics  # noqa: E402
+from cmkd_plugin.engine.training.common import upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.training.distill import Targets, distil, validation_metrics  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E402
 
@@ -65,6 +66,7 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "t4_to_1_seed1": ({"seed": 1, **T4}, False),
     "t1_seed2": ({"seed": 2, **T1}, True),
     "t4_to_1_seed2": ({"seed": 2, **T4}, False),
+    "block": ({"target_match": "block", **T1}, False),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
@@ -83,6 +85,14 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),
+    # Diagnostic: the true class *proportions* of each teacher pixel as its probabilities — all
+    # a 2 m teacher could know — matched per pixel (upsampled) or per block (target_match).
+    "truth_fractions": (T1, {"fractions": True}),
+    "truth_fractions_block": ({**T1, "target_match": "block"}, {"fractions": True}),
+    # Diagnostic: one-hot targets from the truth at the student's own resolution, over the same
+    # transfer set (the teacher's flight lines) — what targets finer than 2 m would give.
+    "truth_dense": (T1, {"dense": True}),
+    "truth_dense_last_epoch": (T1, {"dense": True, "select": False}),
 }
 # Logit of the arg-max class in a hard target (the others 0): probability 0.9995 with 12 classes.
 HARD_LOGIT = 10.0
@@ -103,6 +113,15 @@ def transfer_targets(targets: Targets, min_confidence: float = 0.0, hard: bool =
         best = logits.argmax(axis=0) if classes is None else classes
         logits = (HARD_LOGIT * (best[None] == np.arange(k)[:, None, None])).astype(np.float32)
     return Targets(logits, targets.features, valid)
+
+
+def truth_fractions(truth: np.ndarray, factor: int, k: int) -> np.ndarray:
+    """(k, h, w) share of each class among the labelled truth pixels of each teacher pixel."""
+    h, w = truth.shape[0] // factor, truth.shape[1] // factor
+    t = truth[: h * factor, : w * factor].reshape(h, factor, w, factor).transpose(0, 2, 1, 3)
+    t = t.reshape(h, w, factor * factor)
+    counts = np.stack([(t == c).sum(axis=2) for c in range(k)]).astype(np.float32)
+    return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
 
 def score(model, tests: dict, cards, names) -> dict[str, float]:
@@ -149,17 +168,34 @@ def main() -> int:
             runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline, transfer)
                     for name, settings, with_baseline, transfer in runs for seed in args.seeds]
         coarse_truth = None  # the training scene's truth on the teacher grid (truth_targets)
-        if any(transfer.get("truth") for *_, transfer in runs):
+        fractions = None  # its class proportions per teacher pixel (truth_fractions)
+        if any(transfer.get(key) for *_, transfer in runs for key in ("truth", "fractions", "dense")):
             with rasterio.open(train / "truth.tif") as ds:
-                coarse_truth = coarse_labels(ds.read(1), prep.scene.factor, len(names))
-            coarse_truth = coarse_truth[: prep.targets.logits.shape[1], : prep.targets.logits.shape[2]]
+                truth = ds.read(1)
+            h_t, w_t = prep.targets.logits.shape[1:]
+            coarse_truth = coarse_labels(truth, prep.scene.factor, len(names))[:h_t, :w_t]
+            fractions = truth_fractions(truth, prep.scene.factor, len(names))[:, :h_t, :w_t]
         for name, settings, with_baseline, transfer in runs:
             config = DistillConfig(**settings)
             run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
             targets = transfer_targets(prep.targets, transfer.get("min_confidence", 0.0),
                                        transfer.get("hard", False),
                                        coarse_truth if transfer.get("truth") else None)
-            student = run_prep.distil(config, targets=targets)
+            if transfer.get("fractions"):
+                assert fractions is not None
+                targets = Targets(np.log(fractions + 1e-4).astype(np.float32), targets.features,
+                                  targets.valid & (fractions.sum(axis=0) > 0))
+            if transfer.get("dense"):  # targets on the student's grid: distil at factor 1
+                f, shape = prep.scene.factor, prep.scene.valid.shape
+                dense = truth[: shape[0], : shape[1]]
+                dense_targets = Targets(
+                    (HARD_LOGIT * (dense[None] == np.arange(len(names))[:, None, None])).astype(np.float32),
+                    upsample_area(targets.features, f, shape).astype(np.float16),
+                    upsample_mask(targets.valid, f, shape) & (dense < len(names)))
+                student = distil(run_prep.rgb, run_prep.student_cards, run_prep.scene.valid, dense_targets,
+                                 1, names, config, run_prep.train_labels, run_prep.val_labels)
+            else:
+                student = run_prep.distil(config, targets=targets)
             val = validation_metrics(student.model, prep.rgb, prep.student_cards, prep.val_labels,
                                      names, prep.scene.valid)
             row = {"preset": preset, "variant": name, "settings": {**settings, **transfer},

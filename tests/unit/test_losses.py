@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from cmkd_plugin.engine.models.losses import (
+    block_distillation_loss,
     class_balanced_weights,
     distillation_loss,
     masked_cross_entropy,
@@ -185,6 +186,64 @@ def test_distillation_rejects_mismatched_feature_spaces() -> None:
             torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, 2), torch.zeros(1, 8, 2, 2), torch.zeros(1, 4, 2, 2),
             torch.ones(1, 2, 2, dtype=torch.bool), 2.0,
         )
+
+
+def test_block_distillation_matches_proportions_by_hand() -> None:
+    # One 2 x 2 block. Student pixels: two sure of class 0, two sure of class 1 (logits +-20)
+    # -> block mean [1/2, 1/2], which is exactly the teacher's [1/2, 1/2]: KL 0, although each
+    # student pixel is far from the teacher's mixture (pixel-wise KL = 1/2 ln(1/2) +
+    # 1/2 ln(1/2 / e^-40) = 20 - ln 2 per pixel).
+    sure = 20.0
+    s = torch.tensor([[[sure, sure], [-sure, -sure]], [[-sure, -sure], [sure, sure]]]).unsqueeze(0)
+    t = torch.zeros(1, 2, 1, 1)
+    sf = torch.tensor([[[1.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [1.0, 1.0]]]).unsqueeze(0)
+    tf = torch.tensor([1.0, 1.0]).reshape(1, 2, 1, 1)  # cos(block mean [1/2, 1/2], [1, 1]) = 1
+    valid, t_valid = torch.ones(1, 2, 2, dtype=torch.bool), torch.ones(1, 1, 1, dtype=torch.bool)
+    out = block_distillation_loss(s, t, sf, tf, valid, t_valid, 2, 1.0, feature_weight=0.5)
+    assert out["kd"].item() == pytest.approx(0.0, abs=1e-6)
+    assert out["feature"].item() == pytest.approx(0.0, abs=1e-6)
+    pixelwise = distillation_loss(s, t.expand(1, 2, 2, 2), sf, tf.expand(1, 2, 2, 2), valid, 1.0)
+    assert pixelwise["kd"].item() == pytest.approx(sure - LN2, rel=1e-4)
+    # Teacher [3/4, 1/4] against that student: KL = 3/4 ln(3/2) + 1/4 ln(1/2); at T = 2 the
+    # student's pixels soften too but stay symmetric, so the block mean is still [1/2, 1/2].
+    t2 = torch.tensor([2 * math.log(3.0), 0.0]).reshape(1, 2, 1, 1)
+    kl = 0.75 * math.log(1.5) + 0.25 * math.log(0.5)
+    out2 = block_distillation_loss(s, t2, sf, tf, valid, t_valid, 2, 2.0)
+    assert out2["kd"].item() == pytest.approx(4.0 * kl, rel=1e-4)
+    # An invalid student pixel leaves the block mean to the other three: [2/3, 1/3] (feature
+    # mean [2/3, 1/3], cosine with [1, 1] = 3 / sqrt(2 * 5)).
+    valid3 = valid.clone()
+    valid3[0, 1, 1] = False
+    out3 = block_distillation_loss(s, t, sf, tf, valid3, t_valid, 2, 1.0)
+    assert out3["kd"].item() == pytest.approx(0.5 * math.log(0.5 / (2 / 3)) + 0.5 * math.log(0.5 / (1 / 3)), rel=1e-4)
+    assert out3["feature"].item() == pytest.approx(1 - 3 / math.sqrt(10), rel=1e-4)
+
+
+def test_block_distillation_at_factor_one_is_the_pixel_loss_and_masks_blocks() -> None:
+    g = torch.Generator().manual_seed(3)
+    s_log, t_log = torch.randn(2, 4, 4, 4, generator=g), torch.randn(2, 4, 4, 4, generator=g)
+    s_f, t_f = torch.randn(2, 6, 4, 4, generator=g), torch.randn(2, 6, 4, 4, generator=g)
+    valid = torch.rand(2, 4, 4, generator=g) > 0.3
+    pw = torch.tensor([1.0, 2.0, 0.5, 3.0])
+    block = block_distillation_loss(s_log, t_log, s_f, t_f, valid, valid, 1, 2.0, 0.5, pixel_class_weights=pw)
+    pixel = distillation_loss(s_log, t_log, s_f, t_f, valid, 2.0, 0.5, pixel_class_weights=pw)
+    for key in ("total", "kd", "feature"):
+        assert block[key].item() == pytest.approx(pixel[key].item(), rel=1e-5)
+    # factor 2: a teacher pixel without inputs, or a block with fewer than half of its student
+    # pixels valid, adds nothing whatever the values there.
+    t2, tf2 = torch.randn(2, 4, 2, 2, generator=g), torch.randn(2, 6, 2, 2, generator=g)
+    t_valid = torch.ones(2, 2, 2, dtype=torch.bool)
+    t_valid[0, 0, 0] = False
+    valid2 = torch.ones(2, 4, 4, dtype=torch.bool)
+    valid2[1, 2:, 2:] = torch.tensor([[True, False], [False, False]])
+    ref = block_distillation_loss(s_log, t2, s_f, tf2, valid2, t_valid, 2, 1.0)
+    t2b, tf2b = t2.clone(), tf2.clone()
+    t2b[0, :, 0, 0], tf2b[0, :, 0, 0] = 50.0, -9.0
+    t2b[1, :, 1, 1], tf2b[1, :, 1, 1] = -50.0, 9.0
+    out = block_distillation_loss(s_log, t2b, s_f, tf2b, valid2, t_valid, 2, 1.0)
+    assert out["total"].item() == pytest.approx(ref["total"].item(), rel=1e-6)
+    with pytest.raises(ValueError, match="whole blocks"):
+        block_distillation_loss(s_log[:, :, :3], t2, s_f[:, :, :3], tf2, valid2[:, :3], t_valid, 2, 1.0)
 
 
 # ---------------------------------------------------------------- class-balanced weights

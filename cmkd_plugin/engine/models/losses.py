@@ -195,3 +195,74 @@ def distillation_loss(
     else:
         ce = student_logits.new_zeros(())
     return {"total": total, "kd": kd.detach(), "feature": feature.detach(), "ce": ce.detach()}
+
+
+def block_distillation_loss(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    student_features: Tensor,
+    teacher_features: Tensor,
+    valid: Tensor,
+    teacher_valid: Tensor,
+    factor: int,
+    temperature: float,
+    feature_weight: float = 0.5,
+    labels: Tensor | None = None,
+    ce_weight: float = 0.0,
+    ce_class_weights: Tensor | None = None,
+    pixel_class_weights: Tensor | None = None,
+) -> dict[str, Tensor]:
+    """Distillation against a teacher ``factor`` times coarser, matched per teacher pixel.
+
+    Each teacher pixel's class probabilities are read as the class *proportions* of the
+    ``factor x factor`` student pixels under it (learning from label proportions): the student's
+    probabilities are averaged over the block and compared with the teacher's, so a student that
+    tells the sub-pixels apart from the RGB is not pulled towards the block's mixture at every
+    pixel. ``kd`` is ``T^2 KL(softmax(teacher/T) || mean_block softmax(student/T))``; ``feature``
+    is ``1 - cos`` between the block mean of the student's features and the teacher's. Both are
+    averaged over the teacher pixels that have inputs and at least half of their student pixels
+    valid, weighted by ``pixel_class_weights`` of the teacher's arg-max class.
+    ``ce`` (per student pixel) is as in :func:`distillation_loss`.
+
+    Args:
+        student_logits: (B, K, H, W); student_features: (B, D, H, W); H, W multiples of factor.
+        teacher_logits: (B, K, H / factor, W / factor); teacher_features: (B, D, ...).
+        valid: (B, H, W) student pixels with inputs (and in the transfer set).
+        teacher_valid: (B, H / factor, W / factor) teacher pixels with inputs.
+        other arguments: as :func:`distillation_loss`.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if feature_weight < 0 or ce_weight < 0:
+        raise ValueError("feature_weight and ce_weight must be >= 0")
+    b, k, h, w = student_logits.shape
+    if factor < 1 or h % factor or w % factor:
+        raise ValueError(f"the student patch ({h} x {w}) must be whole blocks of {factor} pixels")
+    if tuple(teacher_logits.shape) != (b, k, h // factor, w // factor):
+        raise ValueError(f"teacher logits {tuple(teacher_logits.shape)} do not match student "
+                         f"{tuple(student_logits.shape)} at factor {factor}")
+    mask = valid.to(torch.bool)
+    t = float(temperature)
+    cover = F.avg_pool2d(mask.unsqueeze(1).to(student_logits.dtype), factor)  # (B, 1, h, w)
+    denom = cover.clamp_min(1e-6)
+    p_student = _zero_outside(F.softmax(_zero_outside(student_logits, mask) / t, dim=1), mask)
+    p_block = F.avg_pool2d(p_student, factor) / denom
+    f_block = F.avg_pool2d(_zero_outside(student_features, mask), factor) / denom
+    block_mask = teacher_valid.to(torch.bool) & (cover[:, 0] >= 0.5)
+    teacher_logits = _zero_outside(teacher_logits.detach(), block_mask)
+    teacher_features = _zero_outside(teacher_features.detach(), block_mask)
+    log_p_teacher = F.log_softmax(teacher_logits / t, dim=1)
+    kl = (log_p_teacher.exp() * (log_p_teacher - torch.log(p_block.clamp_min(1e-8)))).sum(dim=1) * (t * t)
+    weights = None
+    if pixel_class_weights is not None:
+        weights = pixel_class_weights.to(student_logits.dtype)[teacher_logits.argmax(dim=1)]
+    kd = _weighted_mean(kl, block_mask, weights, student_logits)
+    cos = F.cosine_similarity(f_block, teacher_features, dim=1, eps=1e-8)
+    feature = _weighted_mean(1.0 - cos, block_mask, weights, student_features)
+    total = kd + feature_weight * feature
+    if labels is not None and ce_weight > 0:
+        ce = masked_cross_entropy(student_logits, labels, mask, ce_class_weights)
+        total = total + ce_weight * ce
+    else:
+        ce = student_logits.new_zeros(())
+    return {"total": total, "kd": kd.detach(), "feature": feature.detach(), "ce": ce.detach()}

@@ -211,6 +211,17 @@ def predict_pixels(model: nn.Module, inputs: Mapping[str, np.ndarray],
     return out
 
 
+def crop_coarse(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
+                factor: int) -> torch.Tensor:
+    """(B, C, size_fine / factor, ...) float32 crops of (C, h, w) teacher-grid arrays under
+    ``size_fine`` patches of the reference grid whose origins are multiples of ``factor``
+    (no resampling: one value per teacher pixel)."""
+    n = size_fine // factor
+    out = np.stack([coarse[:, r // factor:r // factor + n, c // factor:c // factor + n]
+                    for r, c in origins_fine])
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+
+
 def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
                      factor: int) -> torch.Tensor:
     """Bilinear upsampling of (C, h, w) teacher-grid targets onto ``size_fine`` patches of the
@@ -268,6 +279,7 @@ def upsample_mask(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.n
 __all__ = [
     "HSI", "MS", "RGB", "DEM", "single_threaded", "seed_everything", "modality_card",
     "normalise_batch", "crop_batch", "training_batch",
-    "crop_labels", "patch_origins", "labelled_pixels", "predict_area", "upsample_targets",
+    "crop_coarse", "crop_labels", "patch_origins", "labelled_pixels", "predict_area",
+    "upsample_targets",
     "upsample_area", "upsample_mask",
 ]

@@ -115,6 +115,10 @@ class TeacherTrainConfig:
         return asdict(self)
 
 
+#: How distillation matches a coarser teacher (:class:`DistillConfig` ``target_match``).
+TARGET_MATCHES = ("pixel", "block")
+
+
 @dataclass(frozen=True)
 class DistillConfig:
     """Distillation of a student (and the RGB-only baseline trained with the same budget).
@@ -144,6 +148,10 @@ class DistillConfig:
         augment: colour jitter on the student's RGB.
         encoder_width: student conv channels.
         encoder_depth: student 3x3 conv layers.
+        target_match: how a teacher coarser than the student is matched: ``pixel`` upsamples its
+            outputs bilinearly onto every student pixel; ``block`` compares each teacher pixel
+            with the mean of the student's probabilities (and features) over the student pixels
+            under it, reading the teacher's probabilities as class proportions.
         seed: seed of weights, sampling and augmentation.
     """
 
@@ -162,10 +170,14 @@ class DistillConfig:
     augment: bool = True
     encoder_width: int = 32
     encoder_depth: int = 2
+    target_match: str = "pixel"
     seed: int = 0
 
     def __post_init__(self) -> None:
         _budget_at_least_one(self)
+        if self.target_match not in TARGET_MATCHES:
+            raise InputError(f"Target matching must be one of {', '.join(TARGET_MATCHES)} "
+                             f"(got '{self.target_match}').")
         _positive("Start temperature", self.temperature_start)
         _positive("End temperature", self.temperature_end)
         _positive("Learning rate", self.learning_rate)

@@ -28,12 +28,12 @@ from ..feedback import Feedback
 from ..geo.labels import UNLABELLED
 from ..geo.spectral import SpectralBands, SpectralMatchConfig, SpectralResampler
 from ..models.card import ModalityCard
-from ..models.losses import class_balanced_weights, distillation_loss
+from ..models.losses import block_distillation_loss, class_balanced_weights, distillation_loss
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
-from .common import (crop_labels, labelled_pixels, patch_origins, predict_area, predict_pixels,
-                     seed_everything, single_threaded, training_batch, upsample_mask,
-                     upsample_targets)
+from .common import (crop_coarse, crop_labels, labelled_pixels, patch_origins, predict_area,
+                     predict_pixels, seed_everything, single_threaded, training_batch,
+                     upsample_mask, upsample_targets)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
 from .metrics import evaluate
 
@@ -195,6 +195,7 @@ def distil(
         counts = np.bincount(labels[labels != UNLABELLED], minlength=k)
         ce_weights = class_balanced_weights(counts, beta=0.5, method="inverse_power")
         centres = labelled_pixels(labels[: shape[0], : shape[1]])
+    block = config.target_match == "block" and factor > 1
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     steps_per_epoch = max(1, math.ceil(config.patches_per_epoch / config.batch_size))
     total = steps_per_epoch * config.epochs
@@ -216,19 +217,25 @@ def distil(
                 origins = np.concatenate([origins, patch_origins(rng, shape, size, n_lab, centres, factor)])
             batch = training_batch(inputs, cards, origins, size,
                                    gen if config.augment else None)
-            t_logits = upsample_targets(targets.logits, origins, size, factor)
-            t_feats = upsample_targets(targets.features, origins, size, factor)
             mask = torch.from_numpy(np.stack([transfer[r:r + size, c:c + size] for r, c in origins]))
             out = model(batch)
             temperature = temperature_at(
                 (config.epochs - 1) * step / max(total - 1, 1), config.epochs,
                 config.temperature_start, config.temperature_end)
-            loss = distillation_loss(
-                out.logits, t_logits, out.features, t_feats, mask & out.valid, temperature,
-                config.feature_weight,
-                labels=crop_labels(labels, origins, size) if use_ce else None,
-                ce_weight=config.ce_weight if use_ce else 0.0,
-                ce_class_weights=ce_weights, pixel_class_weights=pixel_weights)
+            common = dict(labels=crop_labels(labels, origins, size) if use_ce else None,
+                          ce_weight=config.ce_weight if use_ce else 0.0,
+                          ce_class_weights=ce_weights, pixel_class_weights=pixel_weights)
+            if block:
+                loss = block_distillation_loss(
+                    out.logits, crop_coarse(targets.logits, origins, size, factor), out.features,
+                    crop_coarse(targets.features, origins, size, factor), mask & out.valid,
+                    crop_coarse(targets.valid[None], origins, size, factor)[:, 0] > 0, factor,
+                    temperature, config.feature_weight, **common)
+            else:
+                loss = distillation_loss(
+                    out.logits, upsample_targets(targets.logits, origins, size, factor), out.features,
+                    upsample_targets(targets.features, origins, size, factor), mask & out.valid,
+                    temperature, config.feature_weight, **common)
             opt.zero_grad()
             loss["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
