@@ -85,6 +85,7 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),
+    "truth_targets_last_epoch": (T1, {"truth": True, "select": False}),
     # Diagnostic: the true class *proportions* of each teacher pixel as its probabilities — all
     # a 2 m teacher could know — matched per pixel (upsampled) or per block (target_match).
     "truth_fractions": (T1, {"fractions": True}),
@@ -93,6 +94,11 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # transfer set (the teacher's flight lines) — what targets finer than 2 m would give.
     "truth_dense": (T1, {"dense": True}),
     "truth_dense_last_epoch": (T1, {"dense": True, "select": False}),
+    # Diagnostic: the same over the whole training scene, not only the flight lines (no feature
+    # term: the teacher has no features outside them), and its flight-line control.
+    "truth_dense_fw0_last_epoch": ({**T1, "feature_weight": 0.0}, {"dense": True, "select": False}),
+    "truth_dense_scene_fw0_last_epoch": ({**T1, "feature_weight": 0.0},
+                                         {"dense": True, "select": False, "scene": True}),
 }
 # Logit of the arg-max class in a hard target (the others 0): probability 0.9995 with 12 classes.
 HARD_LOGIT = 10.0
@@ -188,10 +194,11 @@ def main() -> int:
             if transfer.get("dense"):  # targets on the student's grid: distil at factor 1
                 f, shape = prep.scene.factor, prep.scene.valid.shape
                 dense = truth[: shape[0], : shape[1]]
+                covered = prep.scene.valid if transfer.get("scene") else upsample_mask(targets.valid, f, shape)
                 dense_targets = Targets(
                     (HARD_LOGIT * (dense[None] == np.arange(len(names))[:, None, None])).astype(np.float32),
-                    upsample_area(targets.features, f, shape).astype(np.float16),
-                    upsample_mask(targets.valid, f, shape) & (dense < len(names)))
+                    np.nan_to_num(upsample_area(targets.features, f, shape)).astype(np.float16),
+                    covered & (dense < len(names)))
                 student = distil(run_prep.rgb, run_prep.student_cards, run_prep.scene.valid, dense_targets,
                                  1, names, config, run_prep.train_labels, run_prep.val_labels)
             else:

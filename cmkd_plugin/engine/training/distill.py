@@ -8,7 +8,9 @@ optionally weighted by the rarity of the teacher's class.
 
 The student trains at its native resolution; the teacher's logits and fused features, computed
 once on the teacher grid, are bilinearly upsampled onto each student patch
-(:func:`~.common.upsample_targets`). Progressive chain: HSI -> simulated multispectral
+(:func:`~.common.upsample_targets`), or, with ``target_match="block"``, each teacher pixel is
+compared with the mean of the student pixels under it
+(:func:`~..models.losses.block_distillation_loss`; measured worse, README ablation). Progressive chain: HSI -> simulated multispectral
 (8 Sentinel-2-like bands made from the HSI with Gaussian spectral response functions) -> RGB,
 the multispectral student serving as the intermediate teacher.
 """
