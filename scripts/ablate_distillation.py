@@ -11,6 +11,11 @@ over the pixels where the teacher has inputs. Variants marked with a baseline al
 RGB-only baseline with their budget (the baseline depends only on the budget, architecture and
 seed, not on the distillation terms).
 
+Transfer variants change what the student learns from (confidence filter, pseudo-labels, the
+epoch kept); the ``truth_*`` ones are diagnostics that replace the teacher by the training
+scene's truth (majority class or class proportions per teacher pixel, or every reference pixel)
+to measure what a perfect teacher would give through the same recipe and budget.
+
 Usage::
 
     .venv/bin/python scripts/ablate_distillation.py --work-dir /tmp/cmkd-bench \\
@@ -82,6 +87,7 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "hard_conf_0.8": (T1, {"hard": True, "min_confidence": 0.8}),
     "last_epoch": (T1, {"select": False}),
     "hard_last_epoch": (T1, {"hard": True, "select": False}),
+    "epochs45_last_epoch": ({**T1, "epochs": 45}, {"select": False}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),

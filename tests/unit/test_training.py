@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,10 +20,11 @@ from cmkd_plugin.engine.errors import CancelledError, InputError
 from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.models.modelfile import load_model
 from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb
-from cmkd_plugin.engine.training.common import upsample_area, upsample_targets
+from cmkd_plugin.engine.training.common import predict_area, upsample_area, upsample_targets
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig
 from cmkd_plugin.engine.training.data import load_scene
-from cmkd_plugin.engine.training.pipeline import run_distillation, run_teacher_training
+from cmkd_plugin.engine.training.pipeline import (prepare_distillation, run_distillation,
+                                                  run_teacher_training)
 from cmkd_plugin.engine.training.split import block_split
 
 # Other processes may share the two cores; one thread avoids oversubscription slow-downs.
@@ -266,3 +268,26 @@ def test_model_selection_at_validation_pixels_equals_whole_area_evaluation() -> 
     m = evaluate(labels, logits.argmax(axis=0), CLASSES)
     expected = m["oa"] + 1e-3 * m["macro_f1"]
     assert _select(model, {"rgb": rgb}, cards, labels, CLASSES, valid) == pytest.approx(expected)
+
+
+def test_block_matching_distils_a_student_whose_blocks_agree_with_the_teacher(
+        scene: dict[str, Path], trained: tuple[Path, dict]) -> None:
+    prep = prepare_distillation(trained[1]["OUTPUT_MODEL"], str(scene["rgb"]), str(scene["hsi"]),
+                                str(scene["dem"]), str(scene["labels"]))
+    f = prep.scene.factor
+    assert f == 4  # 0.5 m RGB under 2 m HSI: the block path is the one that runs
+    result = prep.distil(replace(TINY_DISTILL, target_match="block", ce_weight=0.0, epochs=8,
+                                 patches_per_epoch=32))
+    assert result.history[-1]["kd"] < result.history[0]["kd"]
+    logits, _, _ = predict_area(result.model, prep.rgb, prep.student_cards)
+    k, h, w = prep.targets.logits.shape
+    p = torch.softmax(torch.from_numpy(logits[:, : h * f, : w * f]), dim=0).numpy()
+    block_mean = p.reshape(k, h, f, w, f).mean(axis=(2, 4))
+    valid = prep.targets.valid
+    agree = (block_mean.argmax(axis=0) == prep.targets.logits.argmax(axis=0))[valid].mean()
+    assert agree > 0.8  # chance is 1/3 (the teacher's classes are balanced here)
+
+
+def test_unknown_target_matching_is_refused() -> None:
+    with pytest.raises(InputError, match="Target matching must be one of pixel, block"):
+        DistillConfig(target_match="nearest")

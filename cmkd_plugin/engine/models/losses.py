@@ -123,6 +123,26 @@ def kd_kl_per_pixel(student_logits: Tensor, teacher_logits: Tensor, temperature:
     return kl * (t * t)
 
 
+def _check_weights(temperature: float, feature_weight: float, ce_weight: float) -> None:
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if feature_weight < 0 or ce_weight < 0:
+        raise ValueError("feature_weight and ce_weight must be >= 0")
+
+
+def _combine(kd: Tensor, feature: Tensor, feature_weight: float, student_logits: Tensor,
+             mask: Tensor, labels: Tensor | None, ce_weight: float,
+             ce_class_weights: Tensor | None) -> dict[str, Tensor]:
+    """``kd + feature_weight * feature (+ ce_weight * CE on labels)`` and its detached parts."""
+    total = kd + feature_weight * feature
+    if labels is not None and ce_weight > 0:
+        ce = masked_cross_entropy(student_logits, labels, mask, ce_class_weights)
+        total = total + ce_weight * ce
+    else:
+        ce = student_logits.new_zeros(())
+    return {"total": total, "kd": kd.detach(), "feature": feature.detach(), "ce": ce.detach()}
+
+
 def distillation_loss(
     student_logits: Tensor,
     teacher_logits: Tensor,
@@ -163,10 +183,7 @@ def distillation_loss(
     Returns:
         ``{"total": loss to back-propagate, "kd", "feature", "ce": detached components}``.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if feature_weight < 0 or ce_weight < 0:
-        raise ValueError("feature_weight and ce_weight must be >= 0")
+    _check_weights(temperature, feature_weight, ce_weight)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"student and teacher logits differ in shape: {tuple(student_logits.shape)} vs "
@@ -188,13 +205,7 @@ def distillation_loss(
     kd = _weighted_mean(kd_kl_per_pixel(student_logits, teacher_logits, temperature), mask, weights, student_logits)
     cos = F.cosine_similarity(student_features, teacher_features.detach(), dim=1, eps=1e-8)
     feature = _weighted_mean(1.0 - cos, mask, weights, student_features)
-    total = kd + feature_weight * feature
-    if labels is not None and ce_weight > 0:
-        ce = masked_cross_entropy(student_logits, labels, mask, ce_class_weights)
-        total = total + ce_weight * ce
-    else:
-        ce = student_logits.new_zeros(())
-    return {"total": total, "kd": kd.detach(), "feature": feature.detach(), "ce": ce.detach()}
+    return _combine(kd, feature, feature_weight, student_logits, mask, labels, ce_weight, ce_class_weights)
 
 
 def block_distillation_loss(
@@ -231,10 +242,7 @@ def block_distillation_loss(
         teacher_valid: (B, H / factor, W / factor) teacher pixels with inputs.
         other arguments: as :func:`distillation_loss`.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if feature_weight < 0 or ce_weight < 0:
-        raise ValueError("feature_weight and ce_weight must be >= 0")
+    _check_weights(temperature, feature_weight, ce_weight)
     b, k, h, w = student_logits.shape
     if factor < 1 or h % factor or w % factor:
         raise ValueError(f"the student patch ({h} x {w}) must be whole blocks of {factor} pixels")
@@ -259,10 +267,4 @@ def block_distillation_loss(
     kd = _weighted_mean(kl, block_mask, weights, student_logits)
     cos = F.cosine_similarity(f_block, teacher_features, dim=1, eps=1e-8)
     feature = _weighted_mean(1.0 - cos, block_mask, weights, student_features)
-    total = kd + feature_weight * feature
-    if labels is not None and ce_weight > 0:
-        ce = masked_cross_entropy(student_logits, labels, mask, ce_class_weights)
-        total = total + ce_weight * ce
-    else:
-        ce = student_logits.new_zeros(())
-    return {"total": total, "kd": kd.detach(), "feature": feature.detach(), "ce": ce.detach()}
+    return _combine(kd, feature, feature_weight, student_logits, mask, labels, ce_weight, ce_class_weights)
