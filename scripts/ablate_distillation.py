@@ -105,6 +105,8 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "truth_dense_fw0_last_epoch": ({**T1, "feature_weight": 0.0}, {"dense": True, "select": False}),
     "truth_dense_scene_fw0_last_epoch": ({**T1, "feature_weight": 0.0},
                                          {"dense": True, "select": False, "scene": True}),
+    "truth_dense_scene_fw0_e45_last_epoch": ({**T1, "feature_weight": 0.0, "epochs": 45},
+                                             {"dense": True, "select": False, "scene": True}),
 }
 # Logit of the arg-max class in a hard target (the others 0): probability 0.9995 with 12 classes.
 HARD_LOGIT = 10.0
