@@ -88,6 +88,10 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "last_epoch": (T1, {"select": False}),
     "hard_last_epoch": (T1, {"hard": True, "select": False}),
     "epochs45_last_epoch": ({**T1, "epochs": 45}, {"select": False}),
+    # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
+    # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
+    "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
+    "pseudo_ce_e40": ({**T1, "epochs": 40}, {"pseudo_ce": True, "select": False}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),
@@ -199,7 +203,14 @@ def main() -> int:
                 assert fractions is not None
                 targets = Targets(np.log(fractions + 1e-4).astype(np.float32), targets.features,
                                   targets.valid & (fractions.sum(axis=0) > 0))
-            if transfer.get("dense"):  # targets on the student's grid: distil at factor 1
+            if transfer.get("pseudo_ce"):
+                f, shape = prep.scene.factor, prep.scene.valid.shape
+                cls = upsample_area(np.nan_to_num(targets.logits), f, shape).argmax(axis=0)
+                cover = upsample_mask(targets.valid, f, shape) & prep.scene.valid
+                student = train_baseline(prep.rgb, prep.student_cards,
+                                         np.where(cover, cls, 255).astype(np.uint8), names, config,
+                                         run_prep.val_labels)
+            elif transfer.get("dense"):  # targets on the student's grid: distil at factor 1
                 f, shape = prep.scene.factor, prep.scene.valid.shape
                 dense = truth[: shape[0], : shape[1]]
                 covered = prep.scene.valid if transfer.get("scene") else upsample_mask(targets.valid, f, shape)
