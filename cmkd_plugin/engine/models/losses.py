@@ -130,6 +130,21 @@ def _check_weights(temperature: float, feature_weight: float, ce_weight: float) 
         raise ValueError("feature_weight and ce_weight must be >= 0")
 
 
+def _weighted_terms(kl: Tensor, student_features: Tensor, teacher_features: Tensor,
+                    teacher_logits: Tensor, mask: Tensor, pixel_class_weights: Tensor | None,
+                    kd_anchor: Tensor, feature_anchor: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """The kd and feature terms: means over ``mask`` of ``kl`` (B, H, W) and of
+    ``1 - cos(student_features, teacher_features)``, each pixel weighted by
+    ``pixel_class_weights`` of the teacher's arg-max class (unweighted without them)."""
+    weights = None
+    if pixel_class_weights is not None:
+        weights = pixel_class_weights.to(kl.dtype)[teacher_logits.detach().argmax(dim=1)]
+    cos = F.cosine_similarity(student_features, teacher_features.detach(), dim=1, eps=1e-8)
+    return (_weighted_mean(kl, mask, weights, kd_anchor),
+            _weighted_mean(1.0 - cos, mask, weights,
+                           student_features if feature_anchor is None else feature_anchor))
+
+
 def _combine(kd: Tensor, feature: Tensor, feature_weight: float, student_logits: Tensor,
              mask: Tensor, labels: Tensor | None, ce_weight: float,
              ce_class_weights: Tensor | None) -> dict[str, Tensor]:
@@ -199,12 +214,9 @@ def distillation_loss(
     teacher_logits = _zero_outside(teacher_logits.detach(), mask)
     student_features = _zero_outside(student_features, mask)
     teacher_features = _zero_outside(teacher_features.detach(), mask)
-    weights = None
-    if pixel_class_weights is not None:
-        weights = pixel_class_weights.to(student_logits.dtype)[teacher_logits.detach().argmax(dim=1)]
-    kd = _weighted_mean(kd_kl_per_pixel(student_logits, teacher_logits, temperature), mask, weights, student_logits)
-    cos = F.cosine_similarity(student_features, teacher_features.detach(), dim=1, eps=1e-8)
-    feature = _weighted_mean(1.0 - cos, mask, weights, student_features)
+    kd, feature = _weighted_terms(kd_kl_per_pixel(student_logits, teacher_logits, temperature),
+                                  student_features, teacher_features, teacher_logits, mask,
+                                  pixel_class_weights, student_logits)
     return _combine(kd, feature, feature_weight, student_logits, mask, labels, ce_weight, ce_class_weights)
 
 
@@ -261,10 +273,6 @@ def block_distillation_loss(
     teacher_features = _zero_outside(teacher_features.detach(), block_mask)
     log_p_teacher = F.log_softmax(teacher_logits / t, dim=1)
     kl = (log_p_teacher.exp() * (log_p_teacher - torch.log(p_block.clamp_min(1e-8)))).sum(dim=1) * (t * t)
-    weights = None
-    if pixel_class_weights is not None:
-        weights = pixel_class_weights.to(student_logits.dtype)[teacher_logits.argmax(dim=1)]
-    kd = _weighted_mean(kl, block_mask, weights, student_logits)
-    cos = F.cosine_similarity(f_block, teacher_features, dim=1, eps=1e-8)
-    feature = _weighted_mean(1.0 - cos, block_mask, weights, student_features)
+    kd, feature = _weighted_terms(kl, f_block, teacher_features, teacher_logits, block_mask,
+                                  pixel_class_weights, student_logits, student_features)
     return _combine(kd, feature, feature_weight, student_logits, mask, labels, ce_weight, ce_class_weights)

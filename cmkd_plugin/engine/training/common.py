@@ -235,8 +235,7 @@ def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: in
     # Crop before converting: the targets hold 256 float16 feature channels over the whole
     # teacher grid, and converting all of it per step cost more than the training itself.
     if factor == 1:
-        out = np.stack([coarse[:, r:r + size_fine, c:c + size_fine] for r, c in origins_fine])
-        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
+        return crop_coarse(coarse, origins_fine, size_fine, 1)
     n = size_fine // factor
     _, h, w = coarse.shape
     crops = []
