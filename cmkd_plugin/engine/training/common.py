@@ -125,17 +125,26 @@ def patch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, c
     max_r, max_c = max(h - size, 0), max(w - size, 0)
     if centres is not None and centres[0].size:
         pick = rng.integers(0, centres[0].size, count)
+        cr, cc = centres[0][pick], centres[1][pick]
         if jitter:
-            r = centres[0][pick] - rng.integers(0, size, count)
-            c = centres[1][pick] - rng.integers(0, size, count)
+            r = cr - rng.integers(0, size, count)
+            c = cc - rng.integers(0, size, count)
         else:
-            r, c = centres[0][pick] - size // 2, centres[1][pick] - size // 2
+            r, c = cr - size // 2, cc - size // 2
+        r = _aligned_around(r, cr, size, max_r, align)
+        c = _aligned_around(c, cc, size, max_c, align)
     else:
-        r = rng.integers(0, max_r + 1, count)
-        c = rng.integers(0, max_c + 1, count)
-    r = np.clip(r, 0, max_r) // align * align
-    c = np.clip(c, 0, max_c) // align * align
+        r = np.clip(rng.integers(0, max_r + 1, count), 0, max_r) // align * align
+        c = np.clip(rng.integers(0, max_c + 1, count), 0, max_c) // align * align
     return np.stack([r, c], axis=1)
+
+
+def _aligned_around(origin: np.ndarray, centre: np.ndarray, size: int, max_origin: int,
+                    align: int) -> np.ndarray:
+    """``origin`` clipped into the image and floored to a multiple of ``align``, then moved one
+    step forward where flooring pushed ``centre`` out of its ``size`` patch (and the image allows)."""
+    o = np.clip(origin, 0, max_origin) // align * align
+    return np.where((o + size <= centre) & (o + align <= max_origin), o + align, o)
 
 
 def labelled_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
