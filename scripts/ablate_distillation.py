@@ -88,6 +88,13 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "last_epoch": (T1, {"select": False}),
     "hard_last_epoch": (T1, {"hard": True, "select": False}),
     "epochs45_last_epoch": ({**T1, "epochs": 45}, {"select": False}),
+    # Fewer patches centred on the 20-per-class labels, more on the transfer set (default: half).
+    "lab25_last_epoch": ({**T1, "label_patch_fraction": 0.25}, {"select": False}),
+    "lab0_last_epoch": ({**T1, "label_patch_fraction": 0.0}, {"select": False}),
+    "lab12_last_epoch": ({**T1, "label_patch_fraction": 0.125}, {"select": False}),
+    "lab25": ({**T1, "label_patch_fraction": 0.25}, {}),
+    "lab0": ({**T1, "label_patch_fraction": 0.0}, {}),
+    "lab75": ({**T1, "label_patch_fraction": 0.75}, {}),
     # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),

@@ -291,3 +291,48 @@ def test_block_matching_distils_a_student_whose_blocks_agree_with_the_teacher(
 def test_unknown_target_matching_is_refused() -> None:
     with pytest.raises(InputError, match="Target matching must be one of pixel, block"):
         DistillConfig(target_match="nearest")
+
+
+@pytest.mark.parametrize("fraction, with_label", [(0.0, 0), (0.25, 2), (0.5, 4), (1.0, 8)])
+def test_a_distillation_batch_holds_the_configured_share_of_label_patches(
+        fraction: float, with_label: int) -> None:
+    from cmkd_plugin.engine.training.distill import batch_origins
+
+    # Transfer pixels only in the top-left corner, one label in the bottom-right corner: a
+    # 16 px patch can contain one or the other, never both.
+    transfer = (np.array([2, 5]), np.array([3, 6]))
+    labels = (np.array([90]), np.array([93]))
+    origins = batch_origins(np.random.default_rng(0), (96, 96), 16, 8, transfer, labels, fraction, 4)
+    assert origins.shape == (8, 2)
+    assert (origins % 4 == 0).all()  # whole teacher pixels
+    holds_label = [r <= 90 < r + 16 and c <= 93 < c + 16 for r, c in origins]
+    holds_transfer = [r <= 5 and c <= 6 for r, c in origins]
+    assert sum(holds_label) == with_label
+    assert sum(holds_transfer) == 8 - with_label
+    # Without labels (or without the label term) every patch is a transfer patch.
+    none = batch_origins(np.random.default_rng(0), (96, 96), 16, 8, transfer, None, fraction, 4)
+    assert all(r <= 5 and c <= 6 for r, c in none)
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.5])
+def test_a_share_of_label_patches_outside_0_1_is_refused(fraction: float) -> None:
+    with pytest.raises(InputError, match="share of patches centred on labels must be between 0 and 1"):
+        DistillConfig(label_patch_fraction=fraction)
+
+
+@pytest.mark.parametrize("align, jitter", [(1, True), (4, True), (8, True), (8, False)])
+def test_every_patch_holds_the_pixel_it_was_drawn_for(align: int, jitter: bool) -> None:
+    from cmkd_plugin.engine.training.common import patch_origins
+
+    # One centre at a time (every pixel of a 96 x 88 grid, corners and edges included), so the
+    # patch can be checked against the centre it was drawn around; 32 px patches in whole
+    # teacher pixels of `align` student pixels (the grid is a whole number of them).
+    rng = np.random.default_rng(1)
+    for row in range(0, 96, 5):
+        for col in range(0, 88, 3):
+            origins = patch_origins(rng, (96, 88), 32, 6, (np.array([row]), np.array([col])),
+                                    align, jitter)
+            assert (origins % align == 0).all()
+            assert ((origins >= 0) & (origins <= [96 - 32, 88 - 32])).all()
+            assert ((origins[:, 0] <= row) & (row < origins[:, 0] + 32)).all()
+            assert ((origins[:, 1] <= col) & (col < origins[:, 1] + 32)).all()

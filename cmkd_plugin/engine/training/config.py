@@ -140,6 +140,9 @@ class DistillConfig:
         temperature_end: distillation temperature of the last epoch (annealed linearly).
         feature_weight: weight of the feature-alignment term (1 - cosine).
         ce_weight: weight of the cross-entropy on labels (0 or no labels: pure distillation).
+        label_patch_fraction: share of each batch's patches centred on a training label (when
+            there are labels and ``ce_weight`` > 0); the rest are centred on the transfer set.
+            The distillation terms apply to every transfer pixel of every patch.
         class_balanced: weigh pixels by the rarity of the teacher's class.
         class_balance_beta: strength of that weighting, the exponent of ``1 / n_c ** beta``
             (n_c: pixels of the teacher's class c over the transfer set); 0 weighs every class
@@ -164,6 +167,7 @@ class DistillConfig:
     temperature_end: float = 1.0
     feature_weight: float = 0.5
     ce_weight: float = 0.5
+    label_patch_fraction: float = 0.5
     class_balanced: bool = True
     class_balance_beta: float = 0.5
     progressive: bool = False
@@ -186,6 +190,9 @@ class DistillConfig:
         if not 0.0 <= self.class_balance_beta <= 4.0:
             raise InputError(f"Class-balance strength must be between 0 and 4 "
                              f"(got {self.class_balance_beta}).")
+        if not 0.0 <= self.label_patch_fraction <= 1.0:
+            raise InputError(f"The share of patches centred on labels must be between 0 and 1 "
+                             f"(got {self.label_patch_fraction}).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -137,6 +137,23 @@ def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str
     return None if m is None else selection_score(m)
 
 
+def batch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, batch_size: int,
+                  transfer_centres: tuple[np.ndarray, np.ndarray],
+                  label_centres: tuple[np.ndarray, np.ndarray] | None, label_fraction: float,
+                  align: int) -> np.ndarray:
+    """(batch_size, 2) patch origins of one distillation step.
+
+    ``round(batch_size * label_fraction)`` patches contain a training label (none without
+    ``label_centres``), the others a transfer-set pixel: where the teacher has no inputs
+    (outside the HSI flight lines) a patch teaches nothing.
+    """
+    n_lab = round(batch_size * label_fraction) if label_centres is not None else 0
+    origins = patch_origins(rng, shape, size, batch_size - n_lab, transfer_centres, align)
+    if n_lab:
+        origins = np.concatenate([origins, patch_origins(rng, shape, size, n_lab, label_centres, align)])
+    return origins
+
+
 @single_threaded
 def distil(
     inputs: Mapping[str, np.ndarray],
@@ -211,12 +228,8 @@ def distil(
         sums = {"total": 0.0, "kd": 0.0, "feature": 0.0, "ce": 0.0}
         for _ in range(steps_per_epoch):
             feedback.check_cancelled()
-            n_lab = config.batch_size // 2 if use_ce else 0
-            # Transfer patches contain a transfer-set pixel: where the teacher has no inputs
-            # (outside the HSI flight lines) a patch teaches nothing.
-            origins = patch_origins(rng, shape, size, config.batch_size - n_lab, transfer_centres, factor)
-            if n_lab:
-                origins = np.concatenate([origins, patch_origins(rng, shape, size, n_lab, centres, factor)])
+            origins = batch_origins(rng, shape, size, config.batch_size, transfer_centres,
+                                    centres, config.label_patch_fraction, factor)
             batch = training_batch(inputs, cards, origins, size,
                                    gen if config.augment else None)
             mask = torch.from_numpy(np.stack([transfer[r:r + size, c:c + size] for r, c in origins]))
@@ -264,5 +277,5 @@ def distil(
     return StudentResult(model, history, best_epoch)
 
 
-__all__ = ["Targets", "StudentResult", "compute_targets", "distil", "multispectral_bands",
+__all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil", "multispectral_bands",
            "selection_score", "simulate_multispectral", "validation_metrics"]
