@@ -72,6 +72,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "t1_seed2": ({"seed": 2, **T1}, True),
     "t4_to_1_seed2": ({"seed": 2, **T4}, False),
     "block": ({"target_match": "block", **T1}, False),
+    # Student and baseline kept as an exponential moving average of their weights.
+    "ema99": ({"weight_average_decay": 0.99, **T1}, True),
+    "ema995": ({"weight_average_decay": 0.995, **T1}, True),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
@@ -95,6 +98,7 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "lab25": ({**T1, "label_patch_fraction": 0.25}, {}),
     "lab0": ({**T1, "label_patch_fraction": 0.0}, {}),
     "lab75": ({**T1, "label_patch_fraction": 0.75}, {}),
+    "lab375": ({**T1, "label_patch_fraction": 0.375}, {}),
     # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),

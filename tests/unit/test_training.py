@@ -316,7 +316,7 @@ def test_a_distillation_batch_holds_the_configured_share_of_label_patches(
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.5])
 def test_a_share_of_label_patches_outside_0_1_is_refused(fraction: float) -> None:
-    with pytest.raises(InputError, match="share of patches centred on labels must be between 0 and 1"):
+    with pytest.raises(InputError, match="share of patches drawn around labels must be between 0 and 1"):
         DistillConfig(label_patch_fraction=fraction)
 
 
@@ -336,3 +336,42 @@ def test_every_patch_holds_the_pixel_it_was_drawn_for(align: int, jitter: bool) 
             assert ((origins >= 0) & (origins <= [96 - 32, 88 - 32])).all()
             assert ((origins[:, 0] <= row) & (row < origins[:, 0] + 32)).all()
             assert ((origins[:, 1] <= col) & (col < origins[:, 1] + 32)).all()
+
+
+def test_weight_average_follows_the_weights_by_its_decay_and_swaps_them_in_and_out() -> None:
+    from cmkd_plugin.engine.training.common import WeightAverage
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    average = WeightAverage(model, 0.75)
+    for value in (5.0, 9.0):  # two optimiser steps' worth of new weights
+        with torch.no_grad():
+            model.weight.fill_(value)
+        average.update()
+    # 0.75 * (0.75 * 1 + 0.25 * 5) + 0.25 * 9 = 3.75
+    with average.applied() as inside:
+        assert float(inside.weight.detach()) == pytest.approx(3.75)
+    assert float(model.weight.detach()) == 9.0  # its own weights back after the block
+    average.finalise()
+    assert float(model.weight.detach()) == pytest.approx(3.75)
+    off = WeightAverage(model, 0.0)
+    off.update()
+    with off.applied() as inside:
+        assert float(inside.weight.detach()) == pytest.approx(3.75)
+
+
+def test_a_distillation_without_validation_keeps_the_averaged_weights(
+        scene: dict[str, Path], trained: tuple[Path, dict]) -> None:
+    prep = prepare_distillation(trained[1]["OUTPUT_MODEL"], str(scene["rgb"]), str(scene["hsi"]),
+                                str(scene["dem"]), str(scene["labels"]))
+    prep = replace(prep, val_labels=None)
+    plain = prep.distil(TINY_DISTILL)
+    averaged = prep.distil(replace(TINY_DISTILL, weight_average_decay=0.9))
+    # Same seed, same steps: training is unchanged (same losses), only the weights kept differ.
+    p = dict(plain.model.named_parameters())
+    diff = max(float((p[n] - a).detach().abs().max()) for n, a in averaged.model.named_parameters())
+    assert diff > 1e-3
+    assert averaged.history[-1]["kd"] == pytest.approx(plain.history[-1]["kd"])
+    with pytest.raises(InputError, match="weight-average decay must be at least 0 and below 1"):
+        DistillConfig(weight_average_decay=1.0)

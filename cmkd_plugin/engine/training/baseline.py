@@ -4,7 +4,6 @@ what a user would get from RGB and the same labels without the HSI/DEM teacher."
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Mapping
 
@@ -16,10 +15,10 @@ from ..geo.labels import UNLABELLED
 from ..models.card import ModalityCard
 from ..models.losses import class_balanced_weights, masked_cross_entropy
 from ..models.student import make_student
-from .common import (crop_labels, labelled_pixels, patch_origins, seed_everything,
+from .common import (WeightAverage, crop_labels, labelled_pixels, patch_origins, seed_everything,
                      single_threaded, training_batch)
 from .config import DistillConfig
-from .distill import StudentResult, _eval_every, _select
+from .distill import StudentResult, _eval_every, _scored_state, _select
 
 
 @single_threaded
@@ -67,6 +66,7 @@ def train_baseline(
     history = []
     best_state, best_score, best_epoch = None, -1.0, config.epochs
     step = 0
+    average = WeightAverage(model, config.weight_average_decay)
     for epoch in range(config.epochs):
         model.train()
         total_loss = 0.0
@@ -82,18 +82,22 @@ def train_baseline(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            average.update()
             step += 1
             total_loss += float(loss.detach()) / steps_per_epoch
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "ce": total_loss}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:
-            score = _select(model, inputs, cards, val_labels, class_names, seed=config.seed)
+            score, state = _scored_state(average, lambda m: _select(
+                m, inputs, cards, val_labels, class_names, seed=config.seed))
             if score is not None:
                 record["val_score"] = score
                 if score > best_score:
-                    best_state, best_score, best_epoch = copy.deepcopy(model.state_dict()), score, epoch + 1
+                    best_state, best_score, best_epoch = state, score, epoch + 1
         history.append(record)
     if best_state is not None:
         model.load_state_dict(best_state)
+    else:
+        average.finalise()
     model.eval()
     return StudentResult(model, history, best_epoch)

@@ -3,8 +3,9 @@ normalisation from model-card statistics, patch sampling and whole-area predicti
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Callable, Mapping, ParamSpec, Sequence, TypeVar
+from typing import Callable, Iterator, Mapping, ParamSpec, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -145,6 +146,46 @@ def _aligned_around(origin: np.ndarray, centre: np.ndarray, size: int, max_origi
     step forward where flooring pushed ``centre`` out of its ``size`` patch (and the image allows)."""
     o = np.clip(origin, 0, max_origin) // align * align
     return np.where((o + size <= centre) & (o + align <= max_origin), o + align, o)
+
+
+class WeightAverage:
+    """Exponential moving average of a model's parameters, updated after every optimiser step.
+
+    ``decay`` 0 turns it off: :meth:`applied` then gives the model as it is.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.model, self.decay = model, decay
+        self.shadow = [p.detach().clone() for p in model.parameters()] if decay > 0 else None
+
+    def update(self) -> None:
+        if self.shadow is not None:
+            with torch.no_grad():
+                for s, p in zip(self.shadow, self.model.parameters()):
+                    s.lerp_(p.detach(), 1.0 - self.decay)
+
+    def _load(self, values: Sequence[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for p, v in zip(self.model.parameters(), values):
+                p.copy_(v)
+
+    @contextlib.contextmanager
+    def applied(self) -> Iterator[nn.Module]:
+        """The model holding the averaged weights inside the block, its own ones after it."""
+        if self.shadow is None:
+            yield self.model
+            return
+        own = [p.detach().clone() for p in self.model.parameters()]
+        self._load(self.shadow)
+        try:
+            yield self.model
+        finally:
+            self._load(own)
+
+    def finalise(self) -> None:
+        """Leave the averaged weights in the model."""
+        if self.shadow is not None:
+            self._load(self.shadow)
 
 
 def labelled_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

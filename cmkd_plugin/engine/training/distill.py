@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -33,9 +33,9 @@ from ..models.card import ModalityCard
 from ..models.losses import block_distillation_loss, class_balanced_weights, distillation_loss
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
-from .common import (crop_coarse, crop_labels, labelled_pixels, patch_origins, predict_area,
-                     predict_pixels, seed_everything, single_threaded, training_batch,
-                     upsample_mask, upsample_targets)
+from .common import (WeightAverage, crop_coarse, crop_labels, labelled_pixels, patch_origins,
+                     predict_area, predict_pixels, seed_everything, single_threaded,
+                     training_batch, upsample_mask, upsample_targets)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
 from .metrics import evaluate
 
@@ -137,6 +137,15 @@ def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str
     return None if m is None else selection_score(m)
 
 
+def _scored_state(average: WeightAverage, score: Callable[[torch.nn.Module], float | None]
+                  ) -> tuple[float | None, dict[str, torch.Tensor] | None]:
+    """``score`` of the model with its averaged weights (:class:`~.common.WeightAverage`) and
+    a copy of that state (None without a score)."""
+    with average.applied() as model:
+        value = score(model)
+        return value, (copy.deepcopy(model.state_dict()) if value is not None else None)
+
+
 def batch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, batch_size: int,
                   transfer_centres: tuple[np.ndarray, np.ndarray],
                   label_centres: tuple[np.ndarray, np.ndarray] | None, label_fraction: float,
@@ -223,6 +232,7 @@ def distil(
     history: list[dict[str, float]] = []
     best_state, best_score, best_epoch = None, -1.0, config.epochs
     step = 0
+    average = WeightAverage(model, config.weight_average_decay)
     for epoch in range(config.epochs):
         model.train()
         sums = {"total": 0.0, "kd": 0.0, "feature": 0.0, "ce": 0.0}
@@ -256,23 +266,27 @@ def distil(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            average.update()
             step += 1
             for key in sums:
                 sums[key] += float(loss[key].detach()) / steps_per_epoch
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "temperature": temperature, **sums}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:
-            score = _select(model, inputs, cards, val_labels, class_names, valid, config.seed)
+            score, state = _scored_state(average, lambda m: _select(
+                m, inputs, cards, val_labels, class_names, valid, config.seed))
             if score is not None:
                 record["val_score"] = score
                 if score > best_score:
-                    best_state, best_score, best_epoch = copy.deepcopy(model.state_dict()), score, epoch + 1
+                    best_state, best_score, best_epoch = state, score, epoch + 1
         history.append(record)
         feedback.info(f"{label} epoch {epoch + 1}/{config.epochs}: loss {sums['total']:.4f} "
                       f"(kd {sums['kd']:.4f}, feature {sums['feature']:.4f}, ce {sums['ce']:.4f}), "
                       f"T {temperature:.2f}")
     if best_state is not None:
         model.load_state_dict(best_state)
+    else:
+        average.finalise()
     model.eval()
     return StudentResult(model, history, best_epoch)
 
