@@ -52,6 +52,7 @@ from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E
 
 T1 = {"temperature_start": 1.0, "temperature_end": 1.0}
 T4 = {"temperature_start": 4.0, "temperature_end": 1.0}  # the default before T = 1 (session 3)
+W0 = {"weight_average_decay": 0.0}  # no weight averaging (the default before 2026-12-01)
 #: name -> (settings passed to DistillConfig, the rest being its defaults; train the baseline
 #: too). The temperatures are always spelt out, so a variant means the same whatever the
 #: defaults are.
@@ -73,6 +74,7 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "t4_to_1_seed2": ({"seed": 2, **T4}, False),
     "block": ({"target_match": "block", **T1}, False),
     # Student and baseline kept as an exponential moving average of their weights.
+    "t1_no_average": ({**T1, **W0}, False),
     "ema99": ({"weight_average_decay": 0.99, **T1}, True),
     "ema995": ({"weight_average_decay": 0.995, **T1}, True),
 }
@@ -92,13 +94,13 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "hard_last_epoch": (T1, {"hard": True, "select": False}),
     "epochs45_last_epoch": ({**T1, "epochs": 45}, {"select": False}),
     # Fewer patches centred on the 20-per-class labels, more on the transfer set (default: half).
-    "lab25_last_epoch": ({**T1, "label_patch_fraction": 0.25}, {"select": False}),
-    "lab0_last_epoch": ({**T1, "label_patch_fraction": 0.0}, {"select": False}),
-    "lab12_last_epoch": ({**T1, "label_patch_fraction": 0.125}, {"select": False}),
-    "lab25": ({**T1, "label_patch_fraction": 0.25}, {}),
-    "lab0": ({**T1, "label_patch_fraction": 0.0}, {}),
-    "lab75": ({**T1, "label_patch_fraction": 0.75}, {}),
-    "lab375": ({**T1, "label_patch_fraction": 0.375}, {}),
+    "lab25_last_epoch": ({**T1, **W0, "label_patch_fraction": 0.25}, {"select": False}),
+    "lab0_last_epoch": ({**T1, **W0, "label_patch_fraction": 0.0}, {"select": False}),
+    "lab12_last_epoch": ({**T1, **W0, "label_patch_fraction": 0.125}, {"select": False}),
+    "lab25": ({**T1, **W0, "label_patch_fraction": 0.25}, {}),
+    "lab0": ({**T1, **W0, "label_patch_fraction": 0.0}, {}),
+    "lab75": ({**T1, **W0, "label_patch_fraction": 0.75}, {}),
+    "lab375": ({**T1, **W0, "label_patch_fraction": 0.375}, {}),
     # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),

@@ -366,8 +366,9 @@ def test_a_distillation_without_validation_keeps_the_averaged_weights(
     prep = prepare_distillation(trained[1]["OUTPUT_MODEL"], str(scene["rgb"]), str(scene["hsi"]),
                                 str(scene["dem"]), str(scene["labels"]))
     prep = replace(prep, val_labels=None)
-    plain = prep.distil(TINY_DISTILL)
-    averaged = prep.distil(replace(TINY_DISTILL, weight_average_decay=0.9))
+    config = replace(TINY_DISTILL, patches_per_epoch=64)  # 32 steps: decay capped at 0.75
+    plain = prep.distil(replace(config, weight_average_decay=0.0))
+    averaged = prep.distil(replace(config, weight_average_decay=0.9))
     # Same seed, same steps: training is unchanged (same losses), only the weights kept differ.
     p = dict(plain.model.named_parameters())
     diff = max(float((p[n] - a).detach().abs().max()) for n, a in averaged.model.named_parameters())
@@ -375,3 +376,12 @@ def test_a_distillation_without_validation_keeps_the_averaged_weights(
     assert averaged.history[-1]["kd"] == pytest.approx(plain.history[-1]["kd"])
     with pytest.raises(InputError, match="weight-average decay must be at least 0 and below 1"):
         DistillConfig(weight_average_decay=1.0)
+
+
+@pytest.mark.parametrize("steps, expected", [(960, 0.99), (32, 0.75), (8, 0.0), (3, 0.0)])
+def test_weight_average_decay_is_capped_by_the_length_of_the_run(steps: int, expected: float) -> None:
+    from cmkd_plugin.engine.training.common import WeightAverage
+
+    average = WeightAverage(torch.nn.Linear(1, 1), 0.99, total_steps=steps)
+    assert average.decay == pytest.approx(expected)
+    assert (average.shadow is None) == (expected == 0.0)

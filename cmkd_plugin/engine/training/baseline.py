@@ -66,7 +66,7 @@ def train_baseline(
     history = []
     best_state, best_score, best_epoch = None, -1.0, config.epochs
     step = 0
-    average = WeightAverage(model, config.weight_average_decay)
+    average = WeightAverage(model, config.weight_average_decay, total)
     for epoch in range(config.epochs):
         model.train()
         total_loss = 0.0

@@ -232,7 +232,7 @@ def distil(
     history: list[dict[str, float]] = []
     best_state, best_score, best_epoch = None, -1.0, config.epochs
     step = 0
-    average = WeightAverage(model, config.weight_average_decay)
+    average = WeightAverage(model, config.weight_average_decay, total)
     for epoch in range(config.epochs):
         model.train()
         sums = {"total": 0.0, "kd": 0.0, "feature": 0.0, "ce": 0.0}
