@@ -101,6 +101,7 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "lab0": ({**T1, **W0, "label_patch_fraction": 0.0}, {}),
     "lab75": ({**T1, **W0, "label_patch_fraction": 0.75}, {}),
     "lab375": ({**T1, **W0, "label_patch_fraction": 0.375}, {}),
+    "lab25_avg": ({**T1, "weight_average_decay": 0.99, "label_patch_fraction": 0.25}, {}),
     # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
