@@ -73,10 +73,10 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "t1_seed2": ({"seed": 2, **T1}, True),
     "t4_to_1_seed2": ({"seed": 2, **T4}, False),
     "block": ({"target_match": "block", **T1}, False),
-    # Student and baseline kept as an exponential moving average of their weights.
+    # Without / with the moving average of the weights (the default since 2026-12-01; `ema99`
+    # trains its baseline with it too).
     "t1_no_average": ({**T1, **W0}, False),
     "ema99": ({"weight_average_decay": 0.99, **T1}, True),
-    "ema995": ({"weight_average_decay": 0.995, **T1}, True),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
@@ -93,7 +93,8 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "last_epoch": (T1, {"select": False}),
     "hard_last_epoch": (T1, {"hard": True, "select": False}),
     "epochs45_last_epoch": ({**T1, "epochs": 45}, {"select": False}),
-    # Fewer patches centred on the 20-per-class labels, more on the transfer set (default: half).
+    # Another share of each batch drawn around the 20-per-class labels (default: half), the rest
+    # around transfer-set pixels.
     "lab25_last_epoch": ({**T1, **W0, "label_patch_fraction": 0.25}, {"select": False}),
     "lab0_last_epoch": ({**T1, **W0, "label_patch_fraction": 0.0}, {"select": False}),
     "lab12_last_epoch": ({**T1, **W0, "label_patch_fraction": 0.125}, {"select": False}),

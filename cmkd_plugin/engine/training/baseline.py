@@ -18,7 +18,7 @@ from ..models.student import make_student
 from .common import (WeightAverage, crop_labels, labelled_pixels, patch_origins, seed_everything,
                      single_threaded, training_batch)
 from .config import DistillConfig
-from .distill import StudentResult, _eval_every, _scored_state, _select
+from .distill import StudentResult, _BestEpoch, _eval_every, _select
 
 
 @single_threaded
@@ -64,9 +64,9 @@ def train_baseline(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate,
                                                 total_steps=total, pct_start=0.15)
     history = []
-    best_state, best_score, best_epoch = None, -1.0, config.epochs
     step = 0
     average = WeightAverage(model, config.weight_average_decay, total)
+    best = _BestEpoch(average, config.epochs)
     for epoch in range(config.epochs):
         model.train()
         total_loss = 0.0
@@ -88,16 +88,11 @@ def train_baseline(
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "ce": total_loss}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:
-            score, state = _scored_state(average, lambda m: _select(
+            score = best.consider(epoch + 1, lambda m: _select(
                 m, inputs, cards, val_labels, class_names, seed=config.seed))
             if score is not None:
                 record["val_score"] = score
-                if score > best_score:
-                    best_state, best_score, best_epoch = state, score, epoch + 1
         history.append(record)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        average.finalise()
+    best.keep()
     model.eval()
-    return StudentResult(model, history, best_epoch)
+    return StudentResult(model, history, best.epoch)

@@ -135,8 +135,8 @@ def patch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, c
         r = _aligned_around(r, cr, size, max_r, align)
         c = _aligned_around(c, cc, size, max_c, align)
     else:
-        r = np.clip(rng.integers(0, max_r + 1, count), 0, max_r) // align * align
-        c = np.clip(rng.integers(0, max_c + 1, count), 0, max_c) // align * align
+        r = rng.integers(0, max_r + 1, count) // align * align
+        c = rng.integers(0, max_c + 1, count) // align * align
     return np.stack([r, c], axis=1)
 
 

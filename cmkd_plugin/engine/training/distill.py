@@ -137,13 +137,30 @@ def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str
     return None if m is None else selection_score(m)
 
 
-def _scored_state(average: WeightAverage, score: Callable[[torch.nn.Module], float | None]
-                  ) -> tuple[float | None, dict[str, torch.Tensor] | None]:
-    """``score`` of the model with its averaged weights (:class:`~.common.WeightAverage`) and
-    a copy of that state (None without a score)."""
-    with average.applied() as model:
-        value = score(model)
-        return value, (copy.deepcopy(model.state_dict()) if value is not None else None)
+class _BestEpoch:
+    """Model selection of the students and the baseline: the epoch whose averaged weights
+    (:class:`~.common.WeightAverage`) score best on the validation labels."""
+
+    def __init__(self, average: WeightAverage, epochs: int) -> None:
+        self.average = average
+        self.state: dict[str, torch.Tensor] | None = None
+        self.score, self.epoch = -1.0, epochs
+
+    def consider(self, epoch: int, score: Callable[[torch.nn.Module], float | None]) -> float | None:
+        """``score`` of the averaged weights after ``epoch``; they are kept if they beat the
+        best so far. None without validation labels."""
+        with self.average.applied() as model:
+            value = score(model)
+            if value is not None and value > self.score:
+                self.state, self.score, self.epoch = copy.deepcopy(model.state_dict()), value, epoch
+        return value
+
+    def keep(self) -> None:
+        """Leave the best epoch's weights in the model (the last averaged ones without a score)."""
+        if self.state is not None:
+            self.average.model.load_state_dict(self.state)
+        else:
+            self.average.finalise()
 
 
 def batch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, batch_size: int,
@@ -230,9 +247,9 @@ def distil(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate,
                                                 total_steps=total, pct_start=0.15)
     history: list[dict[str, float]] = []
-    best_state, best_score, best_epoch = None, -1.0, config.epochs
     step = 0
     average = WeightAverage(model, config.weight_average_decay, total)
+    best = _BestEpoch(average, config.epochs)
     for epoch in range(config.epochs):
         model.train()
         sums = {"total": 0.0, "kd": 0.0, "feature": 0.0, "ce": 0.0}
@@ -273,22 +290,17 @@ def distil(
             feedback.progress(100.0 * step / total)
         record = {"epoch": epoch + 1, "temperature": temperature, **sums}
         if (epoch + 1) % _eval_every(config.epochs) == 0 or epoch + 1 == config.epochs:
-            score, state = _scored_state(average, lambda m: _select(
+            score = best.consider(epoch + 1, lambda m: _select(
                 m, inputs, cards, val_labels, class_names, valid, config.seed))
             if score is not None:
                 record["val_score"] = score
-                if score > best_score:
-                    best_state, best_score, best_epoch = state, score, epoch + 1
         history.append(record)
         feedback.info(f"{label} epoch {epoch + 1}/{config.epochs}: loss {sums['total']:.4f} "
                       f"(kd {sums['kd']:.4f}, feature {sums['feature']:.4f}, ce {sums['ce']:.4f}), "
                       f"T {temperature:.2f}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    else:
-        average.finalise()
+    best.keep()
     model.eval()
-    return StudentResult(model, history, best_epoch)
+    return StudentResult(model, history, best.epoch)
 
 
 __all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil", "multispectral_bands",
