@@ -84,13 +84,16 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
 #: transfer set the pixels whose teacher top probability is below it; ``hard``: one-hot targets
 #: at the teacher's arg-max class (pseudo-labels) instead of its probabilities; ``select``: False
 #: keeps the last epoch instead of the best on the validation labels; ``truth``: one-hot targets
-#: from the training scene's truth instead of the teacher's classes.
+#: from the training scene's truth instead of the teacher's classes; ``baseline``: train the
+#: baseline too, with the same selection.
 TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "conf_0.6": (T1, {"min_confidence": 0.6}),
     "conf_0.8": (T1, {"min_confidence": 0.8}),
     "hard": (T1, {"hard": True}),
     "hard_conf_0.8": (T1, {"hard": True, "min_confidence": 0.8}),
     "last_epoch": (T1, {"select": False}),
+    # The same with its baseline, which then keeps its last epoch too.
+    "last_epoch_with_baseline": (T1, {"select": False, "baseline": True}),
     "hard_last_epoch": (T1, {"hard": True, "select": False}),
     "epochs45_last_epoch": ({**T1, "epochs": 45}, {"select": False}),
     # Another share of each batch drawn around the 20-per-class labels (default: half), the rest
@@ -103,6 +106,8 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "lab75": ({**T1, **W0, "label_patch_fraction": 0.75}, {}),
     "lab375": ({**T1, **W0, "label_patch_fraction": 0.375}, {}),
     "lab25_avg": ({**T1, "weight_average_decay": 0.99, "label_patch_fraction": 0.25}, {}),
+    "lab25_avg_last_epoch": ({**T1, "weight_average_decay": 0.99, "label_patch_fraction": 0.25},
+                             {"select": False}),
     # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
@@ -195,7 +200,8 @@ def main() -> int:
                                        prep.teacher, prep.teacher_card, names)
                  for seed in args.test_seeds}
         runs = [(name, *VARIANTS[name], {}) if name in VARIANTS
-                else (name, TRANSFER_VARIANTS[name][0], False, TRANSFER_VARIANTS[name][1])
+                else (name, TRANSFER_VARIANTS[name][0], TRANSFER_VARIANTS[name][1].get("baseline", False),
+                      TRANSFER_VARIANTS[name][1])
                 for name in args.variants]
         if args.seeds:
             runs = [(f"{name}@seed{seed}", {**settings, "seed": seed}, with_baseline, transfer)
@@ -244,7 +250,7 @@ def main() -> int:
                    "student": score(student.model, tests, prep.student_cards, names)}
             if with_baseline:
                 base = train_baseline(prep.rgb, prep.student_cards, prep.train_labels, names, config,
-                                      prep.val_labels, embed_dim=prep.targets.features.shape[0])
+                                      run_prep.val_labels, embed_dim=prep.targets.features.shape[0])
                 row["baseline"] = score(base.model, tests, prep.student_cards, names)
             print(json.dumps(row), file=sys.stderr, flush=True)
             with open(out_path, "a", encoding="utf-8") as fh:
