@@ -222,6 +222,50 @@ def test_patch_upsampling_equals_whole_area_upsampling() -> None:
         np.testing.assert_allclose(patch, full[:, r:r + 16, c:c + 16], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("temperature", [1.0, 3.0])
+def test_student_grid_targets_interpolate_the_teachers_probabilities(temperature: float) -> None:
+    from cmkd_plugin.engine.training.distill import student_grid_logits
+
+    rng = np.random.default_rng(3)
+    coarse = (3 * rng.normal(size=(4, 10, 10))).astype(np.float32)
+    origins = np.array([[0, 0], [8, 16], [24, 24]])
+    z = student_grid_logits(coarse, origins, 16, 4, temperature, "probabilities")
+    got = torch.softmax(z / temperature, dim=1).numpy()
+    e = np.exp(coarse / temperature - (coarse / temperature).max(axis=0))
+    expected = upsample_area(e / e.sum(axis=0), 4, (40, 40))
+    for patch, (r, c) in zip(got, origins):
+        np.testing.assert_allclose(patch, expected[:, r:r + 16, c:c + 16], rtol=1e-4, atol=1e-6)
+    logits = student_grid_logits(coarse, origins, 16, 4, temperature, "logits").numpy()
+    for patch, (r, c) in zip(logits, origins):
+        np.testing.assert_allclose(patch, upsample_area(coarse, 4, (40, 40))[:, r:r + 16, c:c + 16],
+                                   rtol=1e-5, atol=1e-5)
+
+
+def test_probability_and_logit_interpolation_differ_between_a_confident_and_a_doubtful_pixel() -> None:
+    from cmkd_plugin.engine.training.distill import student_grid_logits
+
+    # Teacher pixel 0 is sure of class 0 (p 0.98), pixel 1 less sure of class 1 (p 0.88).
+    coarse = np.zeros((2, 1, 2), dtype=np.float32)
+    coarse[0, 0, 0] = 4.0
+    coarse[1, 0, 1] = 2.0
+    origin = np.array([[0, 0]])
+    p = torch.softmax(student_grid_logits(coarse, origin, 8, 4, 1.0, "probabilities"), dim=1)[0, :, 0].numpy()
+    q = torch.softmax(student_grid_logits(coarse, origin, 8, 4, 1.0, "logits"), dim=1)[0, :, 0].numpy()
+    # Bilinear weights of teacher pixel 0 along the row (align_corners=False, edges replicated).
+    w = np.clip(1.0 - (np.arange(8) + 0.5 - 2.0) / 4.0, 0.0, 1.0)
+    p_teacher = np.exp(coarse[:, 0]) / np.exp(coarse[:, 0]).sum(axis=0)
+    np.testing.assert_allclose(p[0], w * p_teacher[0, 0] + (1 - w) * p_teacher[0, 1], rtol=1e-5)
+    # The mixture gives class 1 from the pixel with weight 0.375 on teacher pixel 0 on
+    # (0.98 w + 0.12 (1 - w) < 0.5); the interpolated logits keep class 0 there (4 w > 2 (1 - w)):
+    # they follow the more confident pixel.
+    assert (p.argmax(axis=0) == 1).sum() == 4 and (q.argmax(axis=0) == 1).sum() == 3
+
+
+def test_unknown_target_interpolation_is_refused() -> None:
+    with pytest.raises(InputError, match="Target interpolation must be one of probabilities, logits"):
+        DistillConfig(target_interpolation="nearest")
+
+
 def test_augmentations_keep_shape_nodata_and_change_values() -> None:
     gen = torch.Generator().manual_seed(0)
     for fn, c in ((augment_hsi, 12), (augment_rgb, 3), (augment_dem, 3)):

@@ -283,9 +283,11 @@ def crop_coarse(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
 
 
 def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
-                     factor: int) -> torch.Tensor:
+                     factor: int, before: Callable[[torch.Tensor], torch.Tensor] | None = None
+                     ) -> torch.Tensor:
     """Bilinear upsampling of (C, h, w) teacher-grid targets onto ``size_fine`` patches of the
-    reference grid whose origins are multiples of ``factor``.
+    reference grid whose origins are multiples of ``factor``; ``before`` transforms each
+    (B, C, h', w') coarse crop first (e.g. logits into probabilities).
 
     A one-pixel replicated margin around each coarse crop makes the result identical to
     upsampling the whole area (``align_corners=False``) and cropping.
@@ -295,7 +297,8 @@ def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: in
     # Crop before converting: the targets hold 256 float16 feature channels over the whole
     # teacher grid, and converting all of it per step cost more than the training itself.
     if factor == 1:
-        return crop_coarse(coarse, origins_fine, size_fine, 1)
+        out = crop_coarse(coarse, origins_fine, size_fine, 1)
+        return before(out) if before is not None else out
     n = size_fine // factor
     _, h, w = coarse.shape
     crops = []
@@ -305,6 +308,8 @@ def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: in
         cols = np.clip(np.arange(c0 - 1, c0 + n + 1), 0, w - 1)
         crops.append(coarse[:, rows[:, None], cols[None, :]])
     t = torch.from_numpy(np.ascontiguousarray(np.stack(crops), dtype=np.float32))
+    if before is not None:
+        t = before(t)
     up = F.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)
     return up[:, :, factor:factor + size_fine, factor:factor + size_fine]
 

@@ -8,7 +8,8 @@ optionally weighted by the rarity of the teacher's class.
 
 The student trains at its native resolution; the teacher's logits and fused features, computed
 once on the teacher grid, are bilinearly upsampled onto each student patch
-(:func:`~.common.upsample_targets`), or, with ``target_match="block"``, each teacher pixel is
+(:func:`student_grid_logits`, :func:`~.common.upsample_targets`; the logits or, with
+``target_interpolation="probabilities"``, the class probabilities), or, with ``target_match="block"``, each teacher pixel is
 compared with the mean of the student pixels under it
 (:func:`~..models.losses.block_distillation_loss`; measured worse, README ablation). Progressive chain: HSI -> simulated multispectral
 (8 Sentinel-2-like bands made from the HSI with Gaussian spectral response functions) -> RGB,
@@ -70,6 +71,23 @@ def compute_targets(model: torch.nn.Module, inputs: Mapping[str, np.ndarray],
     logits, features, valid = predict_area(model, inputs, cards, feedback, with_features=True)
     assert features is not None
     return Targets(logits, features, valid)
+
+
+def student_grid_logits(coarse: np.ndarray, origins: np.ndarray, size: int, factor: int,
+                        temperature: float, interpolation: str = "logits") -> torch.Tensor:
+    """The teacher's (K, h, w) logits on ``size`` student patches (origins multiples of
+    ``factor``) for a loss that divides them by ``temperature``.
+
+    ``"logits"``: the logits interpolated bilinearly. ``"probabilities"``: the teacher's class
+    probabilities at ``temperature`` interpolated instead — a student pixel between two teacher
+    pixels gets the mixture of their distributions — returned as ``temperature × log`` of
+    them, so that ``softmax(· / temperature)`` gives them back.
+    """
+    if interpolation == "logits" or factor == 1:
+        return upsample_targets(coarse, origins, size, factor)
+    probs = upsample_targets(coarse, origins, size, factor,
+                             before=lambda t: torch.softmax(t / temperature, dim=1))
+    return temperature * torch.log(probs.clamp_min(1e-12))
 
 
 def multispectral_bands() -> SpectralBands:
@@ -275,7 +293,8 @@ def distil(
                     temperature, config.feature_weight, **common)
             else:
                 loss = distillation_loss(
-                    out.logits, upsample_targets(targets.logits, origins, size, factor), out.features,
+                    out.logits, student_grid_logits(targets.logits, origins, size, factor, temperature,
+                                                    config.target_interpolation), out.features,
                     upsample_targets(targets.features, origins, size, factor), mask & out.valid,
                     temperature, config.feature_weight, **common)
             opt.zero_grad()
