@@ -43,12 +43,14 @@ sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repositor
 from bench_distillation import load_test_scene, simulate  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
-from cmkd_plugin.engine.training.config import DistillConfig  # noqa: E402
+from cmkd_plugin.engine.training.config import DistillConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
 from cmkd_plugin.engine.training.common import upsample_area, upsample_mask  # noqa: E402
-from cmkd_plugin.engine.training.distill import Targets, distil, validation_metrics  # noqa: E402
+from cmkd_plugin.engine.training.distill import (Targets, compute_targets, distil,  # noqa: E402
+                                                  validation_metrics)
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E402
+from cmkd_plugin.engine.training.teacher import train_teacher  # noqa: E402
 
 T1 = {"temperature_start": 1.0, "temperature_end": 1.0}
 T4 = {"temperature_start": 4.0, "temperature_end": 1.0}  # the default before T = 1 (session 3)
@@ -77,6 +79,10 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # trains its baseline with it too).
     "t1_no_average": ({**T1, **W0}, False),
     "ema99": ({"weight_average_decay": 0.99, **T1}, True),
+    # The teacher's class probabilities interpolated onto the student's pixels instead of its
+    # logits (`interp_logits`, the default, i.e. `ema99` without its baseline).
+    "interp_logits": ({**T1, "target_interpolation": "logits"}, False),
+    "interp_probs": ({**T1, "target_interpolation": "probabilities"}, False),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
@@ -112,6 +118,15 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
     "pseudo_ce_e40": ({**T1, "epochs": 40}, {"pseudo_ce": True, "select": False}),
+    # An ensemble of three teachers (seeds 0 / 1 / 2, same scene and labels): mean of their
+    # class probabilities, mean of their fused features.
+    "teachers3": (T1, {"teachers": (0, 1, 2)}),
+    "teachers3_lab25": ({**T1, "label_patch_fraction": 0.25}, {"teachers": (0, 1, 2)}),
+    # The teacher's targets upsampled once over the whole scene and distilled at the student's
+    # resolution: its class probabilities interpolated (``prob``), or its logits as distil does
+    # per patch (``logit``, the control: only the patch alignment differs from the default).
+    "upsample_probs": (T1, {"upsample": "prob"}),
+    "upsample_logits": (T1, {"upsample": "logit"}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),
@@ -151,6 +166,21 @@ def transfer_targets(targets: Targets, min_confidence: float = 0.0, hard: bool =
         best = logits.argmax(axis=0) if classes is None else classes
         logits = (HARD_LOGIT * (best[None] == np.arange(k)[:, None, None])).astype(np.float32)
     return Targets(logits, targets.features, valid)
+
+
+def ensemble_targets(prep, seeds: tuple[int, ...]) -> Targets:
+    """Targets of teachers trained on the benchmark's training scene with ``seeds``: the log of
+    their mean class probabilities and their mean fused features."""
+    members = []
+    for seed in seeds:
+        teacher = train_teacher(prep.scene, TeacherTrainConfig(seed=seed))
+        members.append(compute_targets(teacher.model, prep.teacher_inputs, teacher.cards))
+    valid = members[0].valid
+    z = [np.exp(m.logits - m.logits.max(axis=0, keepdims=True)) for m in members]
+    probs = np.mean([e / e.sum(axis=0, keepdims=True) for e in z], axis=0)
+    logits = np.where(valid[None], np.log(probs + 1e-8), members[0].logits).astype(np.float32)
+    features = np.mean([m.features.astype(np.float32) for m in members], axis=0)
+    return Targets(logits, np.where(valid[None], features, members[0].features).astype(np.float16), valid)
 
 
 def truth_fractions(truth: np.ndarray, factor: int, k: int) -> np.ndarray:
@@ -214,12 +244,18 @@ def main() -> int:
             h_t, w_t = prep.targets.logits.shape[1:]
             coarse_truth = coarse_labels(truth, prep.scene.factor, len(names))[:h_t, :w_t]
             fractions = truth_fractions(truth, prep.scene.factor, len(names))[:, :h_t, :w_t]
+        ensembles: dict[tuple[int, ...], Targets] = {}
         for name, settings, with_baseline, transfer in runs:
             config = DistillConfig(**settings)
             run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
             targets = transfer_targets(prep.targets, transfer.get("min_confidence", 0.0),
                                        transfer.get("hard", False),
                                        coarse_truth if transfer.get("truth") else None)
+            if transfer.get("teachers"):
+                seeds = tuple(transfer["teachers"])
+                if seeds not in ensembles:
+                    ensembles[seeds] = ensemble_targets(prep, seeds)
+                targets = ensembles[seeds]
             if transfer.get("fractions"):
                 assert fractions is not None
                 targets = Targets(np.log(fractions + 1e-4).astype(np.float32), targets.features,
@@ -231,6 +267,19 @@ def main() -> int:
                 student = train_baseline(prep.rgb, prep.student_cards,
                                          np.where(cover, cls, 255).astype(np.uint8), names, config,
                                          run_prep.val_labels)
+            elif transfer.get("upsample"):  # the teacher's targets on the student's grid
+                f, shape = prep.scene.factor, prep.scene.valid.shape
+                z = np.nan_to_num(targets.logits)
+                if transfer["upsample"] == "prob":
+                    e = np.exp(z - z.max(axis=0, keepdims=True))
+                    z = np.log(upsample_area(e / e.sum(axis=0, keepdims=True), f, shape) + 1e-8)
+                else:
+                    z = upsample_area(z, f, shape)
+                fine = Targets(z.astype(np.float32),
+                               np.nan_to_num(upsample_area(targets.features, f, shape)).astype(np.float16),
+                               upsample_mask(targets.valid, f, shape) & prep.scene.valid)
+                student = distil(run_prep.rgb, run_prep.student_cards, run_prep.scene.valid, fine,
+                                 1, names, config, run_prep.train_labels, run_prep.val_labels)
             elif transfer.get("dense"):  # targets on the student's grid: distil at factor 1
                 f, shape = prep.scene.factor, prep.scene.valid.shape
                 dense = truth[: shape[0], : shape[1]]

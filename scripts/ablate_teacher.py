@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""How good a teacher the benchmark's training data allow (issue 4): teacher variants scored on
+never-seen scenes.
+
+Uses the scenes and the teacher of ``scripts/bench_distillation.py`` (run it first with the same
+``--work-dir``, ``--teacher-only`` being enough). Each variant trains teachers on the training
+scene (seed 1, 20 labels per class, the benchmark's split) and scores their classes against the
+full-resolution truth of the test scenes over the pixels where the teacher has inputs, like the
+benchmark. Variants:
+
+* ``benchmark``: the benchmark's own teacher file (``teacher.cmkd``);
+* ``seed<N>``: one teacher with the default settings and seed N (the benchmark's is seed 0);
+* ``ensemble<N>``: the mean class probabilities of teachers with seeds 0 … N−1;
+* ``epochs100``: one teacher trained 100 epochs without early stopping before the last;
+* ``self<C>``: self-training — a seed-0 teacher, then a second one trained on the labels plus
+  the first one's classes wherever its top probability is at least C (outside the validation
+  blocks).
+
+Usage::
+
+    .venv/bin/python scripts/ablate_teacher.py --work-dir /tmp/cmkd-bench \\
+        [--presets mars_analogue] [--variants seed0 seed1 seed2 ensemble3 self0.8]
+
+One JSON line per variant goes to ``teacher_ablation.jsonl`` in the work folder. About 5–20 s
+per teacher on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
+
+from bench_distillation import read_scene  # noqa: E402
+from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
+from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
+from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
+from cmkd_plugin.engine.training.common import predict_area, upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig  # noqa: E402
+from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
+from cmkd_plugin.engine.training.teacher import TeacherResult, train_teacher  # noqa: E402
+
+
+def logits(teacher: TeacherResult, scene) -> tuple[np.ndarray, np.ndarray]:
+    """(K, h, w) class logits of ``teacher`` on its grid, and where it has inputs."""
+    inputs = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
+    out, _, valid = predict_area(teacher.model, inputs, teacher.cards)
+    return np.nan_to_num(out), valid
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def self_trained(scene, min_confidence: float) -> TeacherResult:
+    """A seed-0 teacher retrained on the labels plus its own confident classes."""
+    first = train_teacher(scene, TeacherTrainConfig(seed=0))
+    z, valid = logits(first, scene)
+    probs = softmax(z)
+    confident = valid & (probs.max(axis=0) >= min_confidence) & (scene.val_labels(coarse=True) == UNLABELLED)
+    train = scene.train_labels(coarse=True)
+    labels = np.where(train != UNLABELLED, train, np.where(confident, probs.argmax(axis=0), UNLABELLED))
+    print(f"self-training: {int(confident.sum())} pseudo-labelled teacher pixels", file=sys.stderr)
+    return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), TeacherTrainConfig(seed=0))
+
+
+def teachers(variant: str, scene, work: Path) -> list[TeacherResult]:
+    if variant == "benchmark":
+        model, card = load_model(work / "teacher.cmkd", "teacher")
+        return [TeacherResult(model, {m.name: m for m in card.modalities}, best_epoch=-1)]
+    if variant.startswith("seed"):
+        return [train_teacher(scene, TeacherTrainConfig(seed=int(variant[4:])))]
+    if variant.startswith("ensemble"):
+        return [train_teacher(scene, TeacherTrainConfig(seed=s)) for s in range(int(variant[8:]))]
+    if variant == "epochs100":
+        return [train_teacher(scene, TeacherTrainConfig(epochs=100, patience_epochs=100))]
+    if variant.startswith("self"):
+        return [self_trained(scene, float(variant[4:]))]
+    raise SystemExit(f"unknown variant {variant!r}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-bench"))
+    parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
+    parser.add_argument("--variants", nargs="+", default=["seed0", "seed1", "seed2", "ensemble3"])
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
+    parser.add_argument("--interpolate", choices=["logits", "probabilities"], default="logits",
+                        help="what is upsampled onto the truth's grid before the arg-max (the "
+                             "benchmark: logits)")
+    args = parser.parse_args()
+    for preset in args.presets:
+        work = args.work_dir / preset
+        if not (work / "teacher.cmkd").exists():
+            parser.error(f"{work / 'teacher.cmkd'} is missing: run scripts/bench_distillation.py "
+                         f"--work-dir {args.work_dir} --presets {preset} --teacher-only first")
+        names = tuple(c.name for c in preset_classes(preset))
+        _, card = load_model(work / "teacher.cmkd", "teacher")
+        train, _ = read_scene(work / f"scene_{args.train_seed}", card, names, labels=True, data=DataConfig(seed=0))
+        tests = {s: read_scene(work / f"scene_{s}", card, names) for s in args.test_seeds}
+        for variant in args.variants:
+            members = teachers(variant, train, work)
+            oa = {}
+            for seed, (scene, truth) in tests.items():
+                runs = [logits(m, scene) for m in members]
+                valid = runs[0][1]
+                # By default like the benchmark: the logits upsampled (an ensemble's: log of the
+                # mean probabilities), then the arg-max.
+                if args.interpolate == "probabilities":
+                    z = np.mean([softmax(z) for z, _ in runs], axis=0)
+                else:
+                    z = runs[0][0] if len(runs) == 1 else np.log(np.mean([softmax(z) for z, _ in runs], axis=0))
+                mask = upsample_mask(valid, scene.factor, scene.grid.shape) & scene.valid
+                pred = upsample_area(z, scene.factor, scene.grid.shape).argmax(axis=0)
+                oa[str(seed)] = evaluate(truth, pred, names, mask)["oa"]
+            row = {"preset": preset, "variant": variant, "interpolate": args.interpolate, "teacher_oa": oa,
+                   "mean_oa": float(np.mean(list(oa.values()))), "best_epochs": [m.best_epoch for m in members]}
+            print(json.dumps(row), flush=True)
+            with open(args.work_dir / "teacher_ablation.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
