@@ -122,11 +122,6 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # class probabilities, mean of their fused features.
     "teachers3": (T1, {"teachers": (0, 1, 2)}),
     "teachers3_lab25": ({**T1, "label_patch_fraction": 0.25}, {"teachers": (0, 1, 2)}),
-    # The teacher's targets upsampled once over the whole scene and distilled at the student's
-    # resolution: its class probabilities interpolated (``prob``), or its logits as distil does
-    # per patch (``logit``, the control: only the patch alignment differs from the default).
-    "upsample_probs": (T1, {"upsample": "prob"}),
-    "upsample_logits": (T1, {"upsample": "logit"}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),
@@ -267,19 +262,6 @@ def main() -> int:
                 student = train_baseline(prep.rgb, prep.student_cards,
                                          np.where(cover, cls, 255).astype(np.uint8), names, config,
                                          run_prep.val_labels)
-            elif transfer.get("upsample"):  # the teacher's targets on the student's grid
-                f, shape = prep.scene.factor, prep.scene.valid.shape
-                z = np.nan_to_num(targets.logits)
-                if transfer["upsample"] == "prob":
-                    e = np.exp(z - z.max(axis=0, keepdims=True))
-                    z = np.log(upsample_area(e / e.sum(axis=0, keepdims=True), f, shape) + 1e-8)
-                else:
-                    z = upsample_area(z, f, shape)
-                fine = Targets(z.astype(np.float32),
-                               np.nan_to_num(upsample_area(targets.features, f, shape)).astype(np.float16),
-                               upsample_mask(targets.valid, f, shape) & prep.scene.valid)
-                student = distil(run_prep.rgb, run_prep.student_cards, run_prep.scene.valid, fine,
-                                 1, names, config, run_prep.train_labels, run_prep.val_labels)
             elif transfer.get("dense"):  # targets on the student's grid: distil at factor 1
                 f, shape = prep.scene.factor, prep.scene.valid.shape
                 dense = truth[: shape[0], : shape[1]]
