@@ -12,9 +12,10 @@ RGB-only baseline with their budget (the baseline depends only on the budget, ar
 seed, not on the distillation terms).
 
 Transfer variants change what the student learns from (confidence filter, pseudo-labels, the
-epoch kept); the ``truth_*`` ones are diagnostics that replace the teacher by the training
-scene's truth (majority class or class proportions per teacher pixel, or every reference pixel)
-to measure what a perfect teacher would give through the same recipe and budget.
+epoch kept, an ensemble of teachers trained here on the same scene); the ``truth_*`` ones are
+diagnostics that replace the teacher by the training scene's truth (majority class or class
+proportions per teacher pixel, or every reference pixel) to measure what a perfect teacher would
+give through the same recipe and budget.
 
 Usage::
 
