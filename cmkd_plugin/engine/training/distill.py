@@ -9,11 +9,12 @@ optionally weighted by the rarity of the teacher's class.
 The student trains at its native resolution; the teacher's logits and fused features, computed
 once on the teacher grid, are bilinearly upsampled onto each student patch
 (:func:`student_grid_logits`, :func:`~.common.upsample_targets`; the logits or, with
-``target_interpolation="probabilities"``, the class probabilities), or, with ``target_match="block"``, each teacher pixel is
-compared with the mean of the student pixels under it
-(:func:`~..models.losses.block_distillation_loss`; measured worse, README ablation). Progressive chain: HSI -> simulated multispectral
-(8 Sentinel-2-like bands made from the HSI with Gaussian spectral response functions) -> RGB,
-the multispectral student serving as the intermediate teacher.
+``target_interpolation="probabilities"``, the class probabilities), or, with
+``target_match="block"``, each teacher pixel is compared with the mean of the student pixels
+under it (:func:`~..models.losses.block_distillation_loss`; measured worse, README ablation).
+Progressive chain: HSI -> simulated multispectral (8 Sentinel-2-like bands made from the HSI
+with Gaussian spectral response functions) -> RGB, the multispectral student serving as the
+intermediate teacher.
 """
 
 from __future__ import annotations
