@@ -38,20 +38,19 @@ import numpy as np
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import read_scene  # noqa: E402
+from bench_distillation import read_scene, teacher_logits  # noqa: E402
 from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.training.common import predict_area, upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.training.common import upsample_area, upsample_mask  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.teacher import TeacherResult, train_teacher  # noqa: E402
 
 
 def logits(teacher: TeacherResult, scene) -> tuple[np.ndarray, np.ndarray]:
-    """(K, h, w) class logits of ``teacher`` on its grid, and where it has inputs."""
-    inputs = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
-    out, _, valid = predict_area(teacher.model, inputs, teacher.cards)
+    """(K, h, w) class logits of ``teacher`` on its grid (0 without inputs), and where it has inputs."""
+    out, valid = teacher_logits(teacher.model, teacher.cards, scene)
     return np.nan_to_num(out), valid
 
 

@@ -104,10 +104,16 @@ def read_scene(scene_dir: Path, t_card, names: tuple[str, ...], labels: bool = F
     return scene, truth
 
 
-def teacher_prediction(model, cards, scene) -> tuple[np.ndarray, np.ndarray]:
-    """The teacher's classes upsampled to the RGB grid, and the pixels where it has inputs."""
+def teacher_logits(model, cards, scene) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's (K, h, w) logits on its grid, and the pixels where it has inputs."""
     t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
     t_logits, _, t_valid = predict_area(model, t_in, cards)
+    return t_logits, t_valid
+
+
+def teacher_prediction(model, cards, scene) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's classes upsampled to the RGB grid, and the pixels where it has inputs."""
+    t_logits, t_valid = teacher_logits(model, cards, scene)
     mask = upsample_mask(t_valid, scene.factor, scene.grid.shape) & scene.valid
     return upsample_area(t_logits, scene.factor, scene.grid.shape).argmax(axis=0), mask
 

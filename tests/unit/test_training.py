@@ -235,6 +235,10 @@ def test_student_grid_targets_interpolate_the_teachers_probabilities(temperature
     expected = upsample_area(e / e.sum(axis=0), 4, (40, 40))
     for patch, (r, c) in zip(got, origins):
         np.testing.assert_allclose(patch, expected[:, r:r + 16, c:c + 16], rtol=1e-4, atol=1e-6)
+    # At the teacher's own resolution nothing is interpolated: its probabilities come back.
+    same = torch.softmax(student_grid_logits(coarse, origins[:1], 4, 1, temperature, "probabilities")
+                         / temperature, dim=1)[0].numpy()
+    np.testing.assert_allclose(same, (e / e.sum(axis=0))[:, :4, :4], rtol=1e-4, atol=1e-6)
     logits = student_grid_logits(coarse, origins, 16, 4, temperature, "logits").numpy()
     for patch, (r, c) in zip(logits, origins):
         np.testing.assert_allclose(patch, upsample_area(coarse, 4, (40, 40))[:, r:r + 16, c:c + 16],

@@ -84,7 +84,7 @@ def student_grid_logits(coarse: np.ndarray, origins: np.ndarray, size: int, fact
     pixels gets the mixture of their distributions — returned as ``temperature × log`` of
     them, so that ``softmax(· / temperature)`` gives them back.
     """
-    if interpolation == "logits" or factor == 1:
+    if interpolation == "logits":
         return upsample_targets(coarse, origins, size, factor)
     probs = upsample_targets(coarse, origins, size, factor,
                              before=lambda t: torch.softmax(t / temperature, dim=1))
