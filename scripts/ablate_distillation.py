@@ -123,6 +123,8 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # class probabilities, mean of their fused features.
     "teachers3": (T1, {"teachers": (0, 1, 2)}),
     "teachers3_lab25": ({**T1, "label_patch_fraction": 0.25}, {"teachers": (0, 1, 2)}),
+    "teachers5": (T1, {"teachers": (0, 1, 2, 3, 4)}),
+    "teachers3_probs": ({**T1, "target_interpolation": "probabilities"}, {"teachers": (0, 1, 2)}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),

@@ -246,7 +246,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
     teacher = run_teacher_training(
         str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"), str(train_dir / "dem.tif"),
         str(train_dir / "labels.gpkg"), str(work / "teacher.cmkd"), str(work / "teacher.html"),
-        DataConfig(seed=args.seed), TeacherTrainConfig(epochs=args.teacher_epochs, seed=args.seed),
+        DataConfig(seed=args.seed), TeacherTrainConfig(epochs=args.teacher_epochs, seed=args.seed,
+                                                      members=args.teacher_members),
         str(table), fb)
     t1 = time.perf_counter()
     log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
@@ -254,7 +255,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
         args.variants or (["direct"] + (["progressive"] if args.progressive else [])))
     t_model, t_card = load_model(work / "teacher.cmkd", "teacher")
     tests_ready = [load_test_scene(d, t_model, t_card, names) for d in test_dirs]
-    result = {"teacher_train_s": t1 - t0, "teacher_validation": teacher.outputs,
+    result = {"teacher_train_s": t1 - t0, "teacher_members": args.teacher_members,
+              "teacher_validation": teacher.outputs,
               "student_depth": args.student_depth, "student_patches_per_epoch": args.student_patches}
     for name in variants:
         runs = {}
@@ -296,6 +298,8 @@ def main() -> int:
     parser.add_argument("--size-px", type=int, default=512)
     parser.add_argument("--labels-per-class", type=int, default=20)
     parser.add_argument("--teacher-epochs", type=int, default=30)
+    parser.add_argument("--teacher-members", type=int, default=TeacherTrainConfig().members,
+                        help="teachers in the ensemble (default: the engine's)")
     parser.add_argument("--student-epochs", type=int, default=30)
     parser.add_argument("--student-depth", type=int, default=DistillConfig().encoder_depth,
                         help="3x3 conv layers of the student (receptive field 2 x depth + 1 px)")

@@ -6,6 +6,8 @@ import json
 
 import rasterio
 
+from cmkd_plugin.engine.models.fileformat import read_card
+
 
 def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json, tmp_path):
     s = tmp_path / "scene"
@@ -18,9 +20,10 @@ def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json
                   LABELS_PER_CLASS=6, HSI_BANDS=32, **scene)
     inputs = dict(RGB=scene["OUTPUT_RGB"], HSI=scene["OUTPUT_HSI"], DEM=scene["OUTPUT_DEM"],
                   LABELS=scene["OUTPUT_LABELS"], LABEL_FIELD="mineral", SEED=0)
-    teacher = qgis_run_json("cmkd:trainteacher", EPOCHS=1, OUTPUT_MODEL=tmp_path / "t.cmkd",
+    teacher = qgis_run_json("cmkd:trainteacher", EPOCHS=1, MEMBERS=2, OUTPUT_MODEL=tmp_path / "t.cmkd",
                             OUTPUT_REPORT=tmp_path / "t.html", **inputs)["results"]
     assert 0.0 <= teacher["TEACHER_OA"] <= 1.0
+    assert read_card(tmp_path / "t.cmkd").architecture.members == 2  # an ensemble, distilled below
     student = qgis_run_json("cmkd:distillstudent", TEACHER=tmp_path / "t.cmkd", EPOCHS=1,
                             OUTPUT_MODEL=tmp_path / "s.cmkd", OUTPUT_REPORT=tmp_path / "s.html",
                             **inputs)["results"]

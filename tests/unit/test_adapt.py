@@ -262,14 +262,15 @@ def write_teacher_site(folder: Path, rgb_gain: float) -> dict[str, Path]:
                                                ("labels", "gpkg"))}
 
 
-def test_a_teacher_is_adapted_on_its_own_grid(tmp_path: Path) -> None:
+@pytest.mark.parametrize("members", [1, 2])
+def test_a_teacher_is_adapted_on_its_own_grid(tmp_path: Path, members: int) -> None:
     a = write_teacher_site(tmp_path / "a", 1.0)
     b = write_teacher_site(tmp_path / "b", 0.7)
     run_teacher_training(str(a["rgb"]), str(a["hsi"]), str(a["dem"]), str(a["labels"]),
                          str(tmp_path / "t.cmkd"), str(tmp_path / "t.html"),
                          DataConfig(block_size_px=16),
                          TeacherTrainConfig(epochs=2, patches_per_epoch=32, encoder_width=8,
-                                            embed_dim=32, n_heads=4, seed=3))
+                                            embed_dim=32, n_heads=4, seed=3, members=members))
     cells = [(5, 5), (5, 13), (30, 22)]
     truth = class_map(SIZE)
     pts = write_points(tmp_path / "pts.gpkg", cells, [CLASSES[truth[r, c]] for r, c in cells])
@@ -283,7 +284,11 @@ def test_a_teacher_is_adapted_on_its_own_grid(tmp_path: Path) -> None:
     original, _ = load_model(tmp_path / "t.cmkd")
     adapted, card = load_model(tmp_path / "ta.cmkd", expect_kind="teacher")
     o, t = original.state_dict(), adapted.state_dict()
-    assert all(torch.equal(o[k], t[k]) for k in o if k.startswith("encoders."))
+    frozen = [k for k in o if "encoders" in k.split(".")]  # of every member of an ensemble
+    assert len(frozen) == members * len([k for k in o if k.startswith(("encoders.", "members.0.encoders."))])
+    assert all(torch.equal(o[k], t[k]) for k in frozen)
+    assert not all(torch.equal(o[k], t[k]) for k in o if k not in frozen)
+    assert card.architecture.members == members
     assert card.training["adaptations"][-1]["adapted_from"] == "t.cmkd"
     # The DEM was not given: its statistics stay the teacher's.
     assert card.modality("dem") == load_model(tmp_path / "t.cmkd")[1].modality("dem")

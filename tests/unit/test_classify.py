@@ -4,6 +4,7 @@ and bad inputs refused before anything is written. Real rasters, real tiny model
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from cmkd_plugin.engine.models.config import DEM_CHANNELS, ModalitySpec, Student
 from cmkd_plugin.engine.models.modelfile import load_model, save_model
 from cmkd_plugin.engine.models.preprocess import normalise
 from cmkd_plugin.engine.models.student import Student
-from cmkd_plugin.engine.models.teacher import Teacher
+from cmkd_plugin.engine.models.teacher import Teacher, TeacherEnsemble
 
 UTM = CRS.from_epsg(32633)
 ORIGIN = (500_000.0, 4_100_000.0)
@@ -256,6 +257,29 @@ def test_mixed_crs_and_resolution_give_the_classes_of_prealigned_inputs(
     assert valid.mean() > 0.9
     assert (a[valid] == b[valid]).mean() > 0.995
     assert (a != 255).sum() == (b != 255).sum()
+
+
+def test_teacher_ensemble_maps_the_mean_of_its_members_probabilities(
+        tmp_path: Path, teacher_scene: dict[str, Path]) -> None:
+    s = teacher_scene
+    first, card = load_model(s["model"])
+    torch.manual_seed(7)
+    second = Teacher(first.config).eval()
+    save_model(tmp_path / "second.safetensors", second, card)
+    ensemble = TeacherEnsemble(replace(first.config, members=2), [first, second])
+    save_model(tmp_path / "ensemble.safetensors", ensemble, replace(card, architecture=ensemble.config))
+    probs = {}
+    for name in ("teacher", "second", "ensemble"):
+        classify(tmp_path / f"{name}.safetensors", s["rgb"], hsi=s["hsi"], dem=s["dem"], config=SMALL,
+                 output_classes=tmp_path / f"{name}_c.tif", output_probabilities=tmp_path / f"{name}_p.tif")
+        probs[name] = read(tmp_path / f"{name}_p.tif")
+    valid = ~np.isnan(probs["ensemble"][0])
+    assert valid.mean() > 0.9 and np.array_equal(valid, ~np.isnan(probs["teacher"][0]))
+    mean = (probs["teacher"] + probs["second"]) / 2
+    np.testing.assert_allclose(probs["ensemble"][:, valid], mean[:, valid], atol=1e-5)
+    assert np.abs(probs["teacher"] - probs["second"])[:, valid].max() > 0.05  # members differ
+    classes = read(tmp_path / "ensemble_c.tif")[0]
+    np.testing.assert_array_equal(classes[valid], mean[:, valid].argmax(axis=0))
 
 
 def test_envi_and_geotiff_hsi_give_the_same_map(tmp_path: Path,

@@ -242,22 +242,24 @@ def test_exportedge_command_line(student: Path, tmp_path: Path,
     assert not (tmp_path / "x.onnx").exists()
 
 
-def test_teacher_exports_and_matches_torch_where_every_modality_is_valid(tmp_path: Path) -> None:
+@pytest.mark.parametrize("members", [1, 2])
+def test_teacher_exports_and_matches_torch_where_every_modality_is_valid(tmp_path: Path,
+                                                                         members: int) -> None:
     from cmkd_plugin.engine.models.config import DEM_CHANNELS, ModalitySpec, TeacherConfig
     from cmkd_plugin.engine.models.modelfile import load_model
-    from cmkd_plugin.engine.models.teacher import Teacher
+    from cmkd_plugin.engine.models.teacher import make_teacher
 
     torch.manual_seed(3)
     config = TeacherConfig(n_classes=3, modalities=(ModalitySpec("rgb", 3), ModalitySpec("dem", 3)),
                            encoder_width=8, encoder_depth=1, embed_dim=16, n_heads=2,
-                           classifier_hidden=8)
+                           classifier_hidden=8, members=members)
     card = ModelCard(kind="teacher", architecture=config,
                      modalities=(ModalityCard("rgb", ("red", "green", "blue"), (0.5,) * 3, (0.25,) * 3),
                                  ModalityCard("dem", DEM_CHANNELS, (300.0, 10.0, 0.6), (30.0, 5.0, 0.2))),
                      classes=(ClassCard("a", "#111111"), ClassCard("b", "#222222"),
                               ClassCard("c", "#333333")),
                      tile_size_px=32, tile_overlap_px=8, provenance=Provenance.now())
-    model_file = save_model(tmp_path / "teacher.cmkd", Teacher(config), card)
+    model_file = save_model(tmp_path / "teacher.cmkd", make_teacher(config), card)
     result = export_onnx(model_file, tmp_path / "teacher.onnx")
     assert read_onnx_card(result.onnx_path)[0] == card
     rng = np.random.default_rng(1)

@@ -26,7 +26,7 @@ from cmkd_plugin.engine.models.config import DEM_CHANNELS, ModalitySpec, Student
 from cmkd_plugin.engine.models.fileformat import CARD_METADATA_KEY, read_card
 from cmkd_plugin.engine.models.modelfile import load_model, save_model
 from cmkd_plugin.engine.models.student import Student
-from cmkd_plugin.engine.models.teacher import Teacher
+from cmkd_plugin.engine.models.teacher import Teacher, TeacherEnsemble
 from cmkd_plugin.engine.paths import plugin_version
 
 HSI_BANDS = 12
@@ -123,6 +123,24 @@ def test_round_trip_gives_identical_outputs_and_card(tmp_path: Path) -> None:
         assert not torch.equal(other(x).logits, a.logits)
     assert partial_files(tmp_path / "teacher.safetensors") == []
     assert read_card(tmp_path / "teacher.safetensors").provenance.plugin_version == plugin_version()
+
+
+def test_teacher_ensemble_round_trip_and_files_without_members(tmp_path: Path, teacher_file: Path) -> None:
+    torch.manual_seed(4)
+    ensemble = TeacherEnsemble(replace(teacher_config(), members=3)).eval()
+    path = save_model(tmp_path / "ensemble.safetensors", ensemble, make_card("teacher", ensemble.config))
+    loaded, card = load_model(path, expect_kind="teacher")
+    assert type(loaded) is TeacherEnsemble and card.architecture.members == 3
+    x = {"rgb": torch.randn(1, 3, 6, 7), "hsi": torch.randn(1, HSI_BANDS, 6, 7), "dem": torch.randn(1, 3, 6, 7)}
+    assert torch.equal(ensemble(x).logits, loaded(x).logits)
+    # Cards written before ensembles existed have no 'members': a single teacher, as they were.
+    old = _rewrite(teacher_file, tmp_path / "old.safetensors", lambda c: c["architecture"].pop("members"))
+    single, card = load_model(old)
+    assert type(single) is Teacher and card.architecture.members == 1
+    # A card claiming more members than the file holds is refused, naming a missing tensor.
+    lying = _rewrite(teacher_file, tmp_path / "lying.safetensors", lambda c: c["architecture"].update(members=2))
+    with pytest.raises(ModelFileError, match="missing members.0"):
+        load_model(lying)
 
 
 def test_overwrite_is_atomic_and_keeps_old_file_on_failure(tmp_path: Path, teacher_file: Path) -> None:
@@ -239,6 +257,7 @@ def test_safetensors_without_card(tmp_path: Path) -> None:
         (lambda c: c["modalities"][1].update(wavelengths_nm=None), "needs band wavelengths"),
         (lambda c: c.update(classes=c["classes"][:2]), "2 classes listed"),
         (lambda c: c["architecture"].update(encoder_width=10**7), "encoder_width"),
+        (lambda c: c["architecture"].update(members=0), "members"),
         (lambda c: c.update(kind="oracle"), "kind"),
         (lambda c: c["classes"][0].update(colour="blue"), "colour"),
     ],

@@ -16,7 +16,7 @@ from cmkd_plugin.engine.models.config import (
 )
 from cmkd_plugin.engine.models.losses import distillation_loss, masked_cross_entropy
 from cmkd_plugin.engine.models.student import Student, make_multispectral_student, make_student
-from cmkd_plugin.engine.models.teacher import Teacher
+from cmkd_plugin.engine.models.teacher import Teacher, TeacherEnsemble, make_teacher
 
 K = 3
 HSI_BANDS = 16
@@ -130,6 +130,35 @@ def test_modality_dropout_hides_whole_modalities_in_training_only() -> None:
         teacher(x, modality_dropout=1.0)
 
 
+def test_teacher_ensemble_averages_its_members_probabilities_and_features() -> None:
+    torch.manual_seed(0)
+    ensemble = make_teacher(small_teacher_config(members=3)).eval()
+    assert isinstance(ensemble, TeacherEnsemble) and len(ensemble.members) == 3
+    x = random_inputs()
+    for name in MODS:  # one pixel without any input, one with HSI only
+        x[name][0, :, 1, 1] = float("nan")
+    x["rgb"][1, :, 2, 3] = float("nan")
+    x["dem"][1, :, 2, 3] = float("nan")
+    with torch.no_grad():
+        out = ensemble(x, modality_dropout=0.5)  # ignored in eval mode
+        members = [m(x) for m in ensemble.members]
+    mean_probs = torch.stack([torch.softmax(m.logits, dim=1) for m in members]).mean(dim=0)
+    assert torch.allclose(torch.softmax(out.logits, dim=1), mean_probs, atol=1e-6)
+    assert torch.allclose(out.features, torch.stack([m.features for m in members]).mean(dim=0))
+    assert not out.valid[0, 1, 1] and out.valid[1, 2, 3] and out.used == MODS
+    # the members differ, so the mean is not any one of them
+    assert not torch.allclose(members[0].logits, members[1].logits)
+    hsi_only = ensemble({"hsi": x["hsi"]})
+    assert hsi_only.used == ("hsi",) and hsi_only.logits.shape == out.logits.shape
+    with pytest.raises(ValueError, match="one member"):
+        Teacher(small_teacher_config(members=2))
+    with pytest.raises(ValueError, match="at least two"):
+        TeacherEnsemble(small_teacher_config())
+    with pytest.raises(ValueError, match="expected 2 teachers"):
+        TeacherEnsemble(small_teacher_config(members=2), [Teacher(small_teacher_config())])
+    assert type(make_teacher(small_teacher_config())) is Teacher
+
+
 def test_input_errors_say_what_to_fix() -> None:
     teacher = Teacher(small_teacher_config()).eval()
     x = random_inputs()
@@ -163,6 +192,15 @@ def test_configs_refuse_bad_values() -> None:
     bad = cfg.to_dict() | {"surprise": 1}
     with pytest.raises(ConfigError, match="unknown architecture field"):
         TeacherConfig.from_dict(bad)
+    for members in (0, 17):
+        with pytest.raises(ConfigError, match="'members' must be between 1 and 16"):
+            small_teacher_config(members=members)
+    # 'members' is the only field a card may lack (older files); a student has no such field
+    no_width = {k: v for k, v in cfg.to_dict().items() if k != "encoder_width"}
+    with pytest.raises(ConfigError, match="missing architecture field"):
+        TeacherConfig.from_dict(no_width)
+    with pytest.raises(ConfigError, match="unknown architecture field"):
+        StudentConfig.from_dict(StudentConfig(n_classes=3).to_dict() | {"members": 2})
 
 
 # ---------------------------------------------------------------- student

@@ -145,6 +145,32 @@ def test_same_seed_same_teacher(scene: dict[str, Path], tmp_path: Path) -> None:
     assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
 
 
+def test_teacher_ensemble_members_are_the_teachers_of_successive_seeds(scene: dict[str, Path],
+                                                                      tmp_path: Path) -> None:
+    def config(seed: int, members: int = 1) -> TeacherTrainConfig:
+        return TeacherTrainConfig(epochs=2, patches_per_epoch=32, encoder_width=8, embed_dim=32,
+                                  n_heads=4, seed=seed, members=members)
+
+    outputs = train_tiny(scene, tmp_path / "ens", config(5, members=2))
+    ensemble, card = load_model(outputs["OUTPUT_MODEL"], expect_kind="teacher")
+    assert card.architecture.members == 2 and card.training["teacher"]["members"] == 2
+    assert len(card.training["member_best_epochs"]) == 2
+    assert {h["member"] for h in card.training["history"]} == {1, 2}
+    singles = []
+    for seed in (5, 6):
+        train_tiny(scene, tmp_path / f"s{seed}", config(seed))
+        singles.append(load_model(tmp_path / f"s{seed}" / "teacher.cmkd")[0])
+    for member, single in zip(ensemble.members, singles):
+        state, expected = member.state_dict(), single.state_dict()
+        assert all(torch.equal(state[k], expected[k]) for k in expected)
+    report = json.loads((tmp_path / "ens" / "teacher.json").read_text())
+    assert report["cost"]["teacher"]["parameters"] == 2 * sum(p.numel() for p in singles[0].parameters())
+    # the ensemble's map is the mean of its members' probabilities, so it is scored as such
+    assert 0.0 < outputs["TEACHER_OA"] <= 1.0
+    with pytest.raises(InputError, match="1 to 16 members"):
+        config(5, members=0)
+
+
 def test_distillstudent_command_parses_the_public_options(scene: dict[str, Path], tmp_path: Path) -> None:
     args = student_args(scene, tmp_path / "t.cmkd", tmp_path)
     d = DistillConfig()  # the command's defaults are the engine's

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ..feedback import Feedback
+from ..training.config import TeacherTrainConfig
 from ._site import add_site_arguments
 
 HELP = "Train the RGB + HSI + DEM teacher from labels; write the model file and its report."
@@ -28,17 +29,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="side of a validation block in RGB pixels (default 64)")
     parser.add_argument("--patches-per-epoch", type=int, default=128,
                         help="random patches per epoch (default 128)")
+    members = TeacherTrainConfig.members
+    parser.add_argument("--members", type=int, default=members,
+                        help="teachers trained with seeds seed, seed+1, ... and kept in the model "
+                             "file as one ensemble averaging their class probabilities "
+                             f"(default {members})")
 
 
 def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
-    from ..training.config import DataConfig, TeacherTrainConfig
+    from ..training.config import DataConfig
     from ..training.pipeline import run_teacher_training
 
     data = DataConfig(label_field=args.label_field, validation_fraction=args.validation_fraction,
                       block_size_px=args.block_size_px, seed=args.seed)
     train = TeacherTrainConfig(epochs=args.epochs, patches_per_epoch=args.patches_per_epoch,
                                batch_size=args.batch_size, patch_size_px=args.tile_size,
-                               seed=args.seed)
+                               members=args.members, seed=args.seed)
     result = run_teacher_training(args.rgb, args.hsi, args.dem, args.labels, args.output_model,
                                   args.output_report, data, train, args.class_table, feedback)
     return result.outputs

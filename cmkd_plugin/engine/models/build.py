@@ -6,13 +6,14 @@ from torch import nn
 
 from .config import ArchitectureConfig, StudentConfig, TeacherConfig
 from .student import Student
-from .teacher import Teacher
+from .teacher import make_teacher
 
 
 def build_model(config: ArchitectureConfig) -> nn.Module:
-    """A freshly initialised :class:`Teacher` or :class:`Student` for ``config``."""
+    """A freshly initialised teacher (:func:`~.teacher.make_teacher`: one, or an ensemble) or
+    :class:`Student` for ``config``."""
     if isinstance(config, TeacherConfig):
-        return Teacher(config)
+        return make_teacher(config)
     if isinstance(config, StudentConfig):
         return Student(config)
     raise TypeError(f"no model class for configuration {type(config).__name__}")

@@ -8,7 +8,7 @@ wrong types and absurd sizes are refused) because the dict may come from an untr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 # Modality names used everywhere (model inputs, card, data pipeline). One place for the names.
 RGB = "rgb"
@@ -26,6 +26,7 @@ MAX_CLASSES = 255
 MAX_BANDS = 4096
 MAX_WIDTH = 4096
 MAX_DEPTH = 64
+MAX_MEMBERS = 16
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,8 @@ class _ArchitectureConfig:
     dropout: float = 0.3
 
     kind = "abstract"
+    # Fields added after model files were first shipped: a card without them takes the default.
+    optional_fields: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         _check_int("n_classes", self.n_classes, 2, MAX_CLASSES)
@@ -129,7 +132,7 @@ class _ArchitectureConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(f"unknown architecture field(s): {', '.join(unknown)}")
-        missing = sorted(names - set(data))
+        missing = sorted(names - set(data) - set(cls.optional_fields))
         if missing:
             raise ConfigError(f"missing architecture field(s): {', '.join(missing)}")
         raw_mods = data["modalities"]
@@ -160,16 +163,23 @@ class TeacherConfig(_ArchitectureConfig):
         n_heads: attention heads over the modality tokens (8 in the design).
         classifier_hidden: hidden width of the classifier (128 in the design).
         dropout: classifier dropout (0.3 in the design).
+        members: teachers of this architecture in the file, trained alike with successive
+            seeds; their class probabilities and fused features are averaged
+            (:class:`~.teacher.TeacherEnsemble`). 1: a single teacher (files written before
+            ensembles existed have no such field and are single teachers).
     """
 
     modalities: tuple[ModalitySpec, ...] = DEFAULT_TEACHER_MODALITIES
     n_heads: int = 8
+    members: int = 1
 
     kind = "teacher"
+    optional_fields = ("members",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_int("n_heads", self.n_heads, 1, MAX_WIDTH)
+        _check_int("members", self.members, 1, MAX_MEMBERS)
         if self.embed_dim % self.n_heads:
             raise ConfigError(
                 f"'embed_dim' ({self.embed_dim}) must be a multiple of 'n_heads' ({self.n_heads})"

@@ -10,11 +10,16 @@ Design (fully convolutional, prediction at input resolution):
 
 A modality missing from the input dict, NaN at a pixel, or dropped by modality dropout in
 training simply contributes no token there.
+
+:class:`TeacherEnsemble` holds ``members`` such teachers (trained alike with successive seeds)
+and answers as one: the log of their mean class probabilities, the mean of their fused
+features. :func:`make_teacher` builds whichever the configuration asks for.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Mapping
 
 import torch
@@ -91,6 +96,8 @@ class Teacher(nn.Module):
 
     def __init__(self, config: TeacherConfig) -> None:
         super().__init__()
+        if config.members != 1:
+            raise ValueError(f"a Teacher is one member; use make_teacher for {config.members} members")
         self.config = config
         self.encoders = nn.ModuleDict(
             {m.name: conv_encoder(m.bands, config.encoder_width, config.encoder_depth) for m in config.modalities}
@@ -155,3 +162,41 @@ class Teacher(nn.Module):
             rescue = torch.randint(n_modalities, (batch,), device=device)
             keep[none_kept, rescue[none_kept]] = True
         return keep
+
+
+class TeacherEnsemble(nn.Module):
+    """``config.members`` teachers answering as one (a deep ensemble).
+
+    Logits are the log of the members' mean class probabilities (so a softmax of them is that
+    mean, at temperature 1); features are the mean of the members' fused features; a pixel is
+    valid where any member has an input. Same inputs and outputs as :class:`Teacher`.
+    """
+
+    def __init__(self, config: TeacherConfig, members: list[Teacher] | None = None) -> None:
+        """Fresh members, or ``members`` (already trained, of ``config``'s architecture)."""
+        super().__init__()
+        if config.members < 2:
+            raise ValueError("an ensemble needs at least two members; use Teacher")
+        single = replace(config, members=1)
+        if members is not None and (len(members) != config.members
+                                    or any(m.config != single for m in members)):
+            raise ValueError(f"expected {config.members} teachers of architecture {single}")
+        self.config = config
+        self.members = nn.ModuleList(members or [Teacher(single) for _ in range(config.members)])
+
+    def forward(
+        self, inputs: Mapping[str, Tensor | None], modality_dropout: float = 0.0
+    ) -> ModelOutput:
+        """Every member's :meth:`Teacher.forward` on ``inputs``, combined."""
+        outs = [member(inputs, modality_dropout) for member in self.members]
+        log_probs = torch.stack([torch.log_softmax(o.logits, dim=1) for o in outs])
+        logits = torch.logsumexp(log_probs, dim=0) - math.log(len(outs))
+        features = torch.stack([o.features for o in outs]).mean(dim=0)
+        valid = torch.stack([o.valid for o in outs]).any(dim=0)
+        used = tuple(n for n in self.config.modality_names if any(n in o.used for o in outs))
+        return ModelOutput(logits, features, valid, used)
+
+
+def make_teacher(config: TeacherConfig) -> nn.Module:
+    """A freshly initialised :class:`Teacher`, or :class:`TeacherEnsemble` for several members."""
+    return Teacher(config) if config.members == 1 else TeacherEnsemble(config)

@@ -42,6 +42,7 @@ from ..models.card import ModalityCard, ModelCard, Provenance
 from ..models.losses import class_balanced_weights, kd_kl_per_pixel, masked_cross_entropy
 from ..models.modelfile import load_model
 from ..models.student import Student
+from ..models.teacher import TeacherEnsemble
 from .common import (crop_batch, crop_labels, labelled_pixels, modality_card, patch_origins,
                      predict_area, seed_everything, single_threaded, training_batch)
 from .config import AdaptConfig
@@ -177,10 +178,13 @@ def freeze_layers(model: nn.Module, freeze: str) -> list[str]:
     """Turn off gradients of the frozen part of ``model``; return the frozen module names.
 
     ``encoder``: the convolutional encoder(s); ``features``: everything but the classifier;
-    ``none``: nothing.
+    ``none``: nothing. A teacher ensemble freezes the same part of every member.
     """
     if freeze == "none":
         return []
+    if isinstance(model, TeacherEnsemble):
+        return [f"members.{i}.{name}" for i, member in enumerate(model.members)
+                for name in freeze_layers(member, freeze)]
     if isinstance(model, Student):
         names = ["encoder"] if freeze == "encoder" else ["encoder", "projection"]
     else:

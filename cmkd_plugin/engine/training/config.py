@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..models.config import MAX_MEMBERS
 
 # Sentinel-2-like bands of the simulated multispectral step of the progressive chain
 # (centre nm, FWHM nm): B2, B3, B4, B5, B7, B8A, B11, B12.
@@ -87,6 +88,8 @@ class TeacherTrainConfig:
             depth 2 against a per-pixel model's 0.69 on the same labels).
         embed_dim: shared fused feature space (256 in the design; smaller only for tests).
         n_heads: attention heads (8 in the design).
+        members: teachers trained (seeds ``seed``, ``seed + 1``, ...) and kept together as an
+            ensemble that averages their class probabilities and features (1: one teacher).
         seed: seed of weights, sampling and augmentation.
     """
 
@@ -103,11 +106,14 @@ class TeacherTrainConfig:
     encoder_depth: int = 0
     embed_dim: int = 256
     n_heads: int = 8
+    members: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
         _budget_at_least_one(self)
         _positive("Learning rate", self.learning_rate)
+        if not 1 <= self.members <= MAX_MEMBERS:
+            raise InputError(f"A teacher ensemble has 1 to {MAX_MEMBERS} members (got {self.members}).")
         if not 0.0 <= self.modality_dropout < 1.0:
             raise InputError(f"Modality dropout must be in [0, 1) (got {self.modality_dropout}).")
 

@@ -132,6 +132,8 @@ def run_teacher_training(
         "grid_factor": scene.factor, "best_epoch": result.best_epoch,
         "class_weights": result.class_weights, "history": result.history,
         "split": scene.split.to_dict() if scene.split else {}}
+    if train.members > 1:
+        training["member_best_epochs"] = result.member_best_epochs
     if table is not None:
         training["class_table"] = {k: list(v) for k, v in table.extra.items()}
     headline = {"teacher_oa": metrics["teacher"]["oa"], "teacher_kappa": metrics["teacher"]["kappa"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from ..geo.labels import UNLABELLED
 from ..models.card import ModalityCard
 from ..models.config import ModalitySpec, TeacherConfig
 from ..models.losses import class_balanced_weights, masked_cross_entropy
-from ..models.teacher import Teacher
+from ..models.teacher import Teacher, TeacherEnsemble
 from .common import (crop_labels, labelled_pixels, modality_card, patch_origins, predict_area,
                      predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import TeacherTrainConfig
@@ -30,20 +30,23 @@ class TeacherResult:
     """A trained teacher and how it got there.
 
     Attributes:
-        model: the teacher (eval mode, best validation epoch).
+        model: the teacher (eval mode, best validation epoch), or the ensemble of its members.
         cards: modality cards (normalisation statistics, wavelengths) in model order.
-        history: per-epoch training loss and validation OA.
-        best_epoch: 1-based epoch kept.
+        history: per-epoch training loss and validation OA (with the ``member`` number, from
+            1, for an ensemble).
+        best_epoch: 1-based epoch kept (the first member's for an ensemble).
         val_metrics: metrics of the kept model on the validation labels (teacher grid).
         class_weights: weights of the cross-entropy.
+        member_best_epochs: the epoch kept for each member.
     """
 
-    model: Teacher
+    model: Teacher | TeacherEnsemble
     cards: dict[str, ModalityCard]
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     val_metrics: dict[str, Any] = field(default_factory=dict)
     class_weights: list[float] = field(default_factory=list)
+    member_best_epochs: list[int] = field(default_factory=list)
 
 
 def teacher_cards(scene: SceneData) -> dict[str, ModalityCard]:
@@ -62,7 +65,10 @@ def teacher_cards(scene: SceneData) -> dict[str, ModalityCard]:
 @single_threaded
 def train_teacher(scene: SceneData, config: TeacherTrainConfig,
                   feedback: Feedback | None = None) -> TeacherResult:
-    """Train a teacher on ``scene`` (which must have labels and a split).
+    """Train a teacher on ``scene`` (which must have labels and a split): one, or with
+    ``config.members`` > 1 an ensemble of members trained alike with seeds ``seed``,
+    ``seed + 1``, ... (each exactly the single teacher that seed gives) and kept together
+    (:class:`~..models.teacher.TeacherEnsemble`).
 
     Raises:
         InputError: the scene has no labels.
@@ -71,9 +77,6 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
     feedback = feedback or Feedback()
     if scene.labels_coarse is None or scene.split is None:
         raise InputError("Teacher training needs labels; give a point or polygon label layer.")
-    seed_everything(config.seed)
-    rng = np.random.default_rng(config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
     inputs = scene.teacher_inputs()
     # Pixels outside the common valid area are NaN in every modality: the model then sees
     # "no input" there instead of a partial pixel.
@@ -88,7 +91,6 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
         embed_dim=config.embed_dim,
         n_heads=config.n_heads,
     )
-    model = Teacher(arch)
     train_lab = scene.train_labels(coarse=True)
     val_lab = scene.val_labels(coarse=True)
     if not (val_lab != UNLABELLED).any():
@@ -96,6 +98,38 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
         val_lab = train_lab
     counts = np.bincount(train_lab[train_lab != UNLABELLED], minlength=scene.n_classes)
     weights = class_balanced_weights(counts, beta=0.5, method="inverse_power")
+    members, history, best_epochs = [], [], []
+    n = config.members
+    for i in range(n):
+        if n > 1:
+            feedback.info(f"Ensemble member {i + 1} of {n} (seed {config.seed + i})")
+        member, member_history, best_epoch = _train_member(
+            scene, replace(config, seed=config.seed + i), arch, inputs, cards, train_lab, val_lab,
+            weights, feedback.step(100.0 * i / n, 100.0 * (i + 1) / n))
+        members.append(member)
+        history += [{**h, "member": i + 1} for h in member_history] if n > 1 else member_history
+        best_epochs.append(best_epoch)
+    if n == 1:
+        model = members[0]
+    else:
+        model = TeacherEnsemble(replace(arch, members=n), members)
+    model.eval()
+    logits, _, valid = predict_area(model, inputs, cards)
+    val_metrics = evaluate(val_lab, logits.argmax(axis=0), scene.class_names, valid)
+    return TeacherResult(model, cards, history, best_epochs[0], val_metrics, weights.tolist(),
+                         best_epochs)
+
+
+def _train_member(scene: SceneData, config: TeacherTrainConfig, arch: TeacherConfig,
+                  inputs: dict[str, np.ndarray], cards: dict[str, ModalityCard],
+                  train_lab: np.ndarray, val_lab: np.ndarray, weights: np.ndarray,
+                  feedback: Feedback) -> tuple[Teacher, list[dict[str, float]], int]:
+    """One teacher with ``config.seed``: the model at its best validation epoch, the history,
+    that epoch."""
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    model = Teacher(arch)
     centres = labelled_pixels(train_lab)
     val_pixels = labelled_pixels(val_lab)
     h, w = train_lab.shape
@@ -147,6 +181,4 @@ def train_teacher(scene: SceneData, config: TeacherTrainConfig,
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
-    logits, _, valid = predict_area(model, inputs, cards)
-    val_metrics = evaluate(val_lab, logits.argmax(axis=0), scene.class_names, valid)
-    return TeacherResult(model, cards, history, best_epoch, val_metrics, weights.tolist())
+    return model, history, best_epoch

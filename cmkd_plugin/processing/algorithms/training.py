@@ -15,7 +15,8 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ...engine.training.config import TUNING_METHODS, DistillConfig
+from ...engine.models.config import MAX_MEMBERS
+from ...engine.training.config import TUNING_METHODS, DistillConfig, TeacherTrainConfig
 from ..base import POINT_OR_POLYGON, CmkdAlgorithm
 
 MODEL_FILTER = "CMKD model files (*.cmkd)"
@@ -102,20 +103,30 @@ class TrainTeacherAlgorithm(_TrainingAlgorithm):
         "modality dropout (so the teacher tolerates a missing input) and early stopping on a "
         "validation split made of spatial blocks (no neighbouring-pixel leakage). Nodata is "
         "masked out of every loss.\n\n"
+        "Ensemble members (advanced): several teachers trained alike with successive seeds "
+        "(the seed, the seed + 1, ...) and kept in one model file; they answer as one, "
+        "averaging their class probabilities. Each member costs one more training and makes "
+        "the teacher's own maps that much slower; the student is as small and fast as ever.\n\n"
         "Outputs: the model file (weights and model card: inputs, band wavelengths, "
         "normalisation, classes and colours, training parameters and metrics) and an HTML "
         "report (a JSON twin is written beside it)."
     )
+    MEMBERS = "MEMBERS"
     METRICS = {"TEACHER_OA": "Teacher overall accuracy (validation)"}
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_modality_inputs(hsi_optional=False, dem_optional=True)
         self.add_labels(optional=False)
         self.add_common_tail(default_epochs=30)
+        self.add_advanced(QgsProcessingParameterNumber(
+            self.MEMBERS, self.tr("Ensemble members (teachers trained with successive seeds)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=TeacherTrainConfig.members,
+            minValue=1, maxValue=MAX_MEMBERS))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         args = self.modality_args(parameters, context) + self.label_args(parameters, context,
                                                                          feedback)
+        args += ["--members", str(self.parameterAsInt(parameters, self.MEMBERS, context))]
         return self.run_training("trainteacher", args, parameters, context, feedback)
 
 
