@@ -41,7 +41,7 @@ import rasterio
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import load_test_scene, simulate  # noqa: E402
+from bench_distillation import load_test_scene, simulate, softmax  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.config import DistillConfig, TeacherTrainConfig  # noqa: E402
@@ -119,12 +119,14 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
     "pseudo_ce_e40": ({**T1, "epochs": 40}, {"pseudo_ce": True, "select": False}),
-    # An ensemble of three teachers (seeds 0 / 1 / 2, same scene and labels): mean of their
-    # class probabilities, mean of their fused features.
-    "teachers3": (T1, {"teachers": (0, 1, 2)}),
-    "teachers3_lab25": ({**T1, "label_patch_fraction": 0.25}, {"teachers": (0, 1, 2)}),
-    "teachers5": (T1, {"teachers": (0, 1, 2, 3, 4)}),
-    "teachers3_probs": ({**T1, "target_interpolation": "probabilities"}, {"teachers": (0, 1, 2)}),
+    # The product's teacher ensemble (trainteacher MEMBERS) of three / five teachers (seeds 0 / 1
+    # / 2 ..., same scene and labels): mean of their class probabilities, mean of their fused
+    # features. Rows before 2026-12-01 name it "teachers": [0, 1, 2] (the same ensemble, then
+    # assembled by this script).
+    "teachers3": (T1, {"members": 3}),
+    "teachers3_lab25": ({**T1, "label_patch_fraction": 0.25}, {"members": 3}),
+    "teachers5": (T1, {"members": 5}),
+    "teachers3_probs": ({**T1, "target_interpolation": "probabilities"}, {"members": 3}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),
@@ -155,8 +157,7 @@ def transfer_targets(targets: Targets, min_confidence: float = 0.0, hard: bool =
     teacher's arg-max, or at ``classes``, a class map on the teacher grid)."""
     logits, valid = targets.logits, targets.valid
     if min_confidence > 0:
-        z = np.exp(logits - logits.max(axis=0, keepdims=True))
-        valid = valid & ((z / z.sum(axis=0, keepdims=True)).max(axis=0) >= min_confidence)
+        valid = valid & (softmax(logits).max(axis=0) >= min_confidence)
         print(f"min confidence {min_confidence}: {valid.sum() / targets.valid.sum():.1%} of the "
               "transfer set kept", file=sys.stderr)
     if hard or classes is not None:
@@ -166,19 +167,12 @@ def transfer_targets(targets: Targets, min_confidence: float = 0.0, hard: bool =
     return Targets(logits, targets.features, valid)
 
 
-def ensemble_targets(prep, seeds: tuple[int, ...]) -> Targets:
-    """Targets of teachers trained on the benchmark's training scene with ``seeds``: the log of
-    their mean class probabilities and their mean fused features."""
-    members = []
-    for seed in seeds:
-        teacher = train_teacher(prep.scene, TeacherTrainConfig(seed=seed))
-        members.append(compute_targets(teacher.model, prep.teacher_inputs, teacher.cards))
-    valid = members[0].valid
-    z = [np.exp(m.logits - m.logits.max(axis=0, keepdims=True)) for m in members]
-    probs = np.mean([e / e.sum(axis=0, keepdims=True) for e in z], axis=0)
-    logits = np.where(valid[None], np.log(probs + 1e-8), members[0].logits).astype(np.float32)
-    features = np.mean([m.features.astype(np.float32) for m in members], axis=0)
-    return Targets(logits, np.where(valid[None], features, members[0].features).astype(np.float16), valid)
+def ensemble_targets(prep, members: int) -> Targets:
+    """Targets of the product's teacher ensemble (``MEMBERS``; seeds 0 … members−1) trained on
+    the benchmark's training scene: the log of the members' mean class probabilities and their
+    mean fused features."""
+    teacher = train_teacher(prep.scene, TeacherTrainConfig(members=members))
+    return compute_targets(teacher.model, prep.teacher_inputs, teacher.cards)
 
 
 def truth_fractions(truth: np.ndarray, factor: int, k: int) -> np.ndarray:
@@ -242,18 +236,18 @@ def main() -> int:
             h_t, w_t = prep.targets.logits.shape[1:]
             coarse_truth = coarse_labels(truth, prep.scene.factor, len(names))[:h_t, :w_t]
             fractions = truth_fractions(truth, prep.scene.factor, len(names))[:, :h_t, :w_t]
-        ensembles: dict[tuple[int, ...], Targets] = {}
+        ensembles: dict[int, Targets] = {}
         for name, settings, with_baseline, transfer in runs:
             config = DistillConfig(**settings)
             run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
             targets = transfer_targets(prep.targets, transfer.get("min_confidence", 0.0),
                                        transfer.get("hard", False),
                                        coarse_truth if transfer.get("truth") else None)
-            if transfer.get("teachers"):
-                seeds = tuple(transfer["teachers"])
-                if seeds not in ensembles:
-                    ensembles[seeds] = ensemble_targets(prep, seeds)
-                targets = ensembles[seeds]
+            if transfer.get("members"):
+                n = transfer["members"]
+                if n not in ensembles:
+                    ensembles[n] = ensemble_targets(prep, n)
+                targets = ensembles[n]
             if transfer.get("fractions"):
                 assert fractions is not None
                 targets = Targets(np.log(fractions + 1e-4).astype(np.float32), targets.features,

@@ -10,7 +10,8 @@ benchmark. Variants:
 
 * ``benchmark``: the benchmark's own teacher file (``teacher.cmkd``);
 * ``seed<N>``: one teacher with the default settings and seed N (the benchmark's is seed 0);
-* ``ensemble<N>``: the mean class probabilities of teachers with seeds 0 … N−1;
+* ``ensemble<N>``: the product's ensemble (``MEMBERS`` N): the mean class probabilities of
+  teachers with seeds 0 … N−1;
 * ``epochs100``: one teacher trained 100 epochs without early stopping before the last;
 * ``self<C>``: self-training — a seed-0 teacher, then a second one trained on the labels plus
   the first one's classes wherever its top probability is at least C (outside the validation
@@ -38,7 +39,7 @@ import numpy as np
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import read_scene, teacher_logits  # noqa: E402
+from bench_distillation import read_scene, softmax, teacher_logits  # noqa: E402
 from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
@@ -54,11 +55,6 @@ def logits(teacher: TeacherResult, scene) -> tuple[np.ndarray, np.ndarray]:
     return np.nan_to_num(out), valid
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
-
-
 def self_trained(scene, min_confidence: float) -> TeacherResult:
     """A seed-0 teacher retrained on the labels plus its own confident classes."""
     first = train_teacher(scene, TeacherTrainConfig(seed=0))
@@ -71,18 +67,18 @@ def self_trained(scene, min_confidence: float) -> TeacherResult:
     return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), TeacherTrainConfig(seed=0))
 
 
-def teachers(variant: str, scene, work: Path) -> list[TeacherResult]:
+def teacher(variant: str, scene, work: Path) -> TeacherResult:
     if variant == "benchmark":
         model, card = load_model(work / "teacher.cmkd", "teacher")
-        return [TeacherResult(model, {m.name: m for m in card.modalities}, best_epoch=-1)]
+        return TeacherResult(model, {m.name: m for m in card.modalities}, best_epoch=-1)
     if variant.startswith("seed"):
-        return [train_teacher(scene, TeacherTrainConfig(seed=int(variant[4:])))]
-    if variant.startswith("ensemble"):
-        return [train_teacher(scene, TeacherTrainConfig(seed=s)) for s in range(int(variant[8:]))]
+        return train_teacher(scene, TeacherTrainConfig(seed=int(variant[4:])))
+    if variant.startswith("ensemble"):  # the product's ensemble (MEMBERS): seeds 0 ... N-1
+        return train_teacher(scene, TeacherTrainConfig(members=int(variant[8:])))
     if variant == "epochs100":
-        return [train_teacher(scene, TeacherTrainConfig(epochs=100, patience_epochs=100))]
+        return train_teacher(scene, TeacherTrainConfig(epochs=100, patience_epochs=100))
     if variant.startswith("self"):
-        return [self_trained(scene, float(variant[4:]))]
+        return self_trained(scene, float(variant[4:]))
     raise SystemExit(f"unknown variant {variant!r}")
 
 
@@ -107,22 +103,20 @@ def main() -> int:
         train, _ = read_scene(work / f"scene_{args.train_seed}", card, names, labels=True, data=DataConfig(seed=0))
         tests = {s: read_scene(work / f"scene_{s}", card, names) for s in args.test_seeds}
         for variant in args.variants:
-            members = teachers(variant, train, work)
+            result = teacher(variant, train, work)
             oa = {}
             for seed, (scene, truth) in tests.items():
-                runs = [logits(m, scene) for m in members]
-                valid = runs[0][1]
-                # By default like the benchmark: the logits upsampled (an ensemble's: log of the
-                # mean probabilities), then the arg-max.
+                # By default like the benchmark: the logits upsampled (an ensemble's: log of its
+                # members' mean probabilities), then the arg-max.
+                z, valid = logits(result, scene)
                 if args.interpolate == "probabilities":
-                    z = np.mean([softmax(z) for z, _ in runs], axis=0)
-                else:
-                    z = runs[0][0] if len(runs) == 1 else np.log(np.mean([softmax(z) for z, _ in runs], axis=0))
+                    z = softmax(z)
                 mask = upsample_mask(valid, scene.factor, scene.grid.shape) & scene.valid
                 pred = upsample_area(z, scene.factor, scene.grid.shape).argmax(axis=0)
                 oa[str(seed)] = evaluate(truth, pred, names, mask)["oa"]
             row = {"preset": preset, "variant": variant, "interpolate": args.interpolate, "teacher_oa": oa,
-                   "mean_oa": float(np.mean(list(oa.values()))), "best_epochs": [m.best_epoch for m in members]}
+                   "mean_oa": float(np.mean(list(oa.values()))),
+                   "best_epochs": result.member_best_epochs or [result.best_epoch]}
             print(json.dumps(row), flush=True)
             with open(args.work_dir / "teacher_ablation.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row) + "\n")

@@ -104,6 +104,12 @@ def read_scene(scene_dir: Path, t_card, names: tuple[str, ...], labels: bool = F
     return scene, truth
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities of (K, ...) logits (the ablation scripts' one copy)."""
+    e = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
 def teacher_logits(model, cards, scene) -> tuple[np.ndarray, np.ndarray]:
     """The teacher's (K, h, w) logits on its grid, and the pixels where it has inputs."""
     t_in = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
