@@ -11,7 +11,7 @@ benchmark. Variants:
 * ``benchmark``: the benchmark's own teacher file (``teacher.cmkd``);
 * ``seed<N>``: one teacher with the default settings and seed N (the benchmark's is seed 0);
 * ``ensemble<N>``: the product's ensemble (``MEMBERS`` N): the mean class probabilities of
-  teachers with seeds 0 … N−1;
+  teachers with seeds 0 … N−1 (``ensemble<N>s<S>``: seeds S … S+N−1);
 * ``epochs100``: one teacher trained 100 epochs without early stopping before the last;
 * ``self<C>``: self-training — a seed-0 teacher, then a second one trained on the labels plus
   the first one's classes wherever its top probability is at least C (outside the validation
@@ -73,8 +73,9 @@ def teacher(variant: str, scene, work: Path) -> TeacherResult:
         return TeacherResult(model, {m.name: m for m in card.modalities}, best_epoch=-1)
     if variant.startswith("seed"):
         return train_teacher(scene, TeacherTrainConfig(seed=int(variant[4:])))
-    if variant.startswith("ensemble"):  # the product's ensemble (MEMBERS): seeds 0 ... N-1
-        return train_teacher(scene, TeacherTrainConfig(members=int(variant[8:])))
+    if variant.startswith("ensemble"):  # the product's ensemble (MEMBERS): seeds S ... S+N-1
+        members, _, first = variant[8:].partition("s")
+        return train_teacher(scene, TeacherTrainConfig(members=int(members), seed=int(first or 0)))
     if variant == "epochs100":
         return train_teacher(scene, TeacherTrainConfig(epochs=100, patience_epochs=100))
     if variant.startswith("self"):

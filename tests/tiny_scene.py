@@ -83,7 +83,8 @@ def train_tiny_teacher(paths: dict[str, Path], out: Path, epochs: int = 8) -> Pa
                          str(paths["labels"]), str(out / "teacher.cmkd"), str(out / "teacher.html"),
                          DataConfig(block_size_px=16),
                          TeacherTrainConfig(epochs=epochs, patches_per_epoch=64, encoder_width=8,
-                                            embed_dim=32, n_heads=4, learning_rate=1e-2, seed=3))
+                                            embed_dim=32, n_heads=4, learning_rate=1e-2, seed=3,
+                                            members=1))
     return out / "teacher.cmkd"
 
 

@@ -66,7 +66,8 @@ def student_args(paths: dict[str, Path], teacher: Path, out: Path, **over: objec
     return args
 
 
-# Tiny models keep the tests fast; the architecture is the design's, only narrower.
+# Tiny models keep the tests fast; the architecture is the design's, only narrower. The
+# teacher is the default ensemble (three members).
 TINY_DATA = DataConfig(block_size_px=16)
 TINY_TEACHER = TeacherTrainConfig(epochs=12, patches_per_epoch=64, encoder_width=8, embed_dim=32,
                                   n_heads=4, learning_rate=1e-2, seed=3)
@@ -138,7 +139,7 @@ def test_same_seed_same_teacher(scene: dict[str, Path], tmp_path: Path) -> None:
         out = tmp_path / name
         seed = 9 if name == "c" else 3
         train_tiny(scene, out, TeacherTrainConfig(epochs=2, patches_per_epoch=32, encoder_width=8,
-                                                  embed_dim=32, n_heads=4, seed=seed))
+                                                  embed_dim=32, n_heads=4, seed=seed, members=1))
         model, _ = load_model(out / "teacher.cmkd")
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
