@@ -92,7 +92,7 @@ class TeacherTrainConfig:
             ensemble that averages their class probabilities and features (1: one teacher).
             3 by default: on the simulator (20 labels per class, four unseen scenes) single
             teachers scored 0.80–0.88 (mars_analogue) and 0.55–0.69 (earth_carbonation) by
-            seed, ensembles of three 0.87–0.89 and 0.62–0.68, each above the mean of its own
+            seed, ensembles of three 0.87–0.89 and 0.61–0.68, each above the mean of its own
             members (README, *What limits the mars gain now*); three times the training time
             (seconds on a 512 px scene) and three times the teacher's inference.
         seed: seed of weights, sampling and augmentation.
