@@ -3,7 +3,8 @@
 Modules (importing this package imports nothing; torch is needed only by the starred ones):
 
 * ``config``: :class:`TeacherConfig`, :class:`StudentConfig`, modality names (torch-free);
-* ``teacher``* / ``student``*: the models; ``build``*: ``build_model(config)``;
+* ``teacher``* / ``student``*: the models (``teacher`` also :class:`TeacherEnsemble`, several
+  teachers answering as one); ``build``*: ``build_model(config)``;
 * ``layers``*: shared blocks and :class:`ModelOutput` (logits, features, valid, used);
 * ``losses``*: masked class-weighted CE, distillation loss, class-balanced weights;
 * ``schedule``: ``temperature_at(epoch, n_epochs, start, end, kind)`` (torch-free);

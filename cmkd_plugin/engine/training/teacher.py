@@ -1,5 +1,6 @@
 """Teacher training on the teacher grid: class-weighted cross-entropy on the training labels,
-modality-specific augmentation, modality dropout, early stopping on the validation blocks."""
+modality-specific augmentation, modality dropout, early stopping on the validation blocks; by
+default an ensemble of three such teachers with successive seeds (``members``)."""
 
 from __future__ import annotations
 
