@@ -2,7 +2,8 @@
 """Acceptance benchmark of cross-modal distillation on simulator scenes.
 
 For each preset: simulate a training scene (labels only in its labelled zone) and test scenes
-with seeds never used in training; train the teacher (RGB + HSI + DEM) on the training scene,
+with seeds never used in training; train the teacher (RGB + HSI + DEM; the engine's default
+ensemble of three, ``--teacher-members``) on the training scene,
 distil the RGB student on it (transfer set = every pixel where the teacher's inputs exist) and
 train the RGB-only baseline with the same budget; then map the *test* scenes and compare every
 model with the simulator's truth on the RGB grid, over the pixels where the teacher has inputs
@@ -23,9 +24,10 @@ Also printed, to show what the physics of the scene allows (``--ceilings``, on b
   ``--ceilings-only`` adds these to an earlier run's ``bench.json`` (e.g. with more seeds or epochs).
 
 Every distillation and its same-budget baseline are trained once per student seed
-(``--student-seeds``, three by default): on these scenes a single run's gain moves by several
-points with the seed alone, so the tables give the mean and standard deviation over the seeds and
-every seed x scene gain.
+(``--student-seeds``, three by default; the README's headline uses five, ``0 1 2 3 4``, with
+``--no-ceilings``): on these scenes a single run's gain moves by several points with the seed
+alone, so the tables give the mean and standard deviation over the seeds and every seed x scene
+gain.
 
 Usage::
 
