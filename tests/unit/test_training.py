@@ -157,14 +157,18 @@ def test_teacher_ensemble_members_are_the_teachers_of_successive_seeds(scene: di
     assert card.architecture.members == 2 and card.training["teacher"]["members"] == 2
     assert len(card.training["member_best_epochs"]) == 2
     assert {h["member"] for h in card.training["history"]} == {1, 2}
-    singles = []
+    singles, single_oa = [], []
     for seed in (5, 6):
-        train_tiny(scene, tmp_path / f"s{seed}", config(seed))
+        single_oa.append(train_tiny(scene, tmp_path / f"s{seed}", config(seed))["TEACHER_OA"])
         singles.append(load_model(tmp_path / f"s{seed}" / "teacher.cmkd")[0])
     for member, single in zip(ensemble.members, singles):
         state, expected = member.state_dict(), single.state_dict()
         assert all(torch.equal(state[k], expected[k]) for k in expected)
+    # each member is scored in the card and the report exactly as that seed's single teacher
+    assert card.metrics["member_oa"] == pytest.approx(single_oa)
     report = json.loads((tmp_path / "ens" / "teacher.json").read_text())
+    assert report["headline"]["member_oa"] == pytest.approx(single_oa)
+    assert "member_oa" in (tmp_path / "ens" / "teacher.html").read_text()
     assert report["cost"]["teacher"]["parameters"] == 2 * sum(p.numel() for p in singles[0].parameters())
     # the ensemble's map is the mean of its members' probabilities, so it is scored as such
     assert 0.0 < outputs["TEACHER_OA"] <= 1.0
