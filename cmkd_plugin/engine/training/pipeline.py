@@ -132,19 +132,19 @@ def run_teacher_training(
         "grid_factor": scene.factor, "best_epoch": result.best_epoch,
         "class_weights": result.class_weights, "history": result.history,
         "split": scene.split.to_dict() if scene.split else {}}
-    if train.members > 1:
-        # Each member scored like the ensemble, so the report shows what averaging them gave.
+    # An ensemble's members, each scored like the ensemble: what averaging them gave.
+    member_oa = [_reference_metrics(predict_area(m, inputs, result.cards)[0], scene, val, scene.valid)["oa"]
+                 for m in result.model.members] if train.members > 1 else None
+    if member_oa:
         training["member_best_epochs"] = result.member_best_epochs
-        training["member_validation_oa"] = [
-            _reference_metrics(predict_area(m, inputs, result.cards)[0], scene, val, scene.valid)["oa"]
-            for m in result.model.members]
+        training["member_validation_oa"] = member_oa
     if table is not None:
         training["class_table"] = {k: list(v) for k, v in table.extra.items()}
     headline = {"teacher_oa": metrics["teacher"]["oa"], "teacher_kappa": metrics["teacher"]["kappa"],
                 "teacher_macro_f1": metrics["teacher"]["macro_f1"],
                 "validation_pixels": metrics["teacher"]["pixels"]}
-    if "member_validation_oa" in training:
-        headline["member_oa"] = training["member_validation_oa"]
+    if member_oa:
+        headline["member_oa"] = member_oa
     card = ModelCard(
         kind="teacher", architecture=result.model.config,
         modalities=tuple(result.cards[m] for m in result.model.config.modality_names),
@@ -153,8 +153,8 @@ def run_teacher_training(
         training=training, metrics=headline)
     report = build_report("CMKD Survey teacher training", scene.class_names, metrics, cost,
                           EVALUATION_TEXT, inputs=scene.sources, training=training)
-    if "member_oa" in headline:
-        report["headline"]["member_oa"] = headline["member_oa"]
+    if member_oa:
+        report["headline"]["member_oa"] = member_oa
     save_outputs(result.model, card, report, paths)
     feedback.progress(100)
     outputs = {"OUTPUT_MODEL": str(paths[0]), "OUTPUT_REPORT": str(paths[1]),
