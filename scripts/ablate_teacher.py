@@ -9,7 +9,8 @@ full-resolution truth of the test scenes over the pixels where the teacher has i
 benchmark. Variants:
 
 * ``benchmark``: the benchmark's own teacher file (``teacher.cmkd``);
-* ``seed<N>``: one teacher with the default settings and seed N (the benchmark's is seed 0);
+* ``seed<N>``: one teacher (``MEMBERS`` 1), otherwise the default settings, seed N (the
+  benchmark's teacher was this with seed 0 until ensembles became the default);
 * ``ensemble<N>``: the product's ensemble (``MEMBERS`` N): the mean class probabilities of
   teachers with seeds 0 … N−1 (``ensemble<N>s<S>``: seeds S … S+N−1);
 * ``epochs100``: one teacher trained 100 epochs without early stopping before the last;
@@ -49,6 +50,10 @@ from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.teacher import TeacherResult, train_teacher  # noqa: E402
 
 
+# The single-teacher variants stay single teachers whatever the engine's default ``members``.
+SINGLE = TeacherTrainConfig(seed=0, members=1)
+
+
 def logits(teacher: TeacherResult, scene) -> tuple[np.ndarray, np.ndarray]:
     """(K, h, w) class logits of ``teacher`` on its grid (0 without inputs), and where it has inputs."""
     out, valid = teacher_logits(teacher.model, teacher.cards, scene)
@@ -57,14 +62,14 @@ def logits(teacher: TeacherResult, scene) -> tuple[np.ndarray, np.ndarray]:
 
 def self_trained(scene, min_confidence: float) -> TeacherResult:
     """A seed-0 teacher retrained on the labels plus its own confident classes."""
-    first = train_teacher(scene, TeacherTrainConfig(seed=0))
+    first = train_teacher(scene, SINGLE)
     z, valid = logits(first, scene)
     probs = softmax(z)
     confident = valid & (probs.max(axis=0) >= min_confidence) & (scene.val_labels(coarse=True) == UNLABELLED)
     train = scene.train_labels(coarse=True)
     labels = np.where(train != UNLABELLED, train, np.where(confident, probs.argmax(axis=0), UNLABELLED))
     print(f"self-training: {int(confident.sum())} pseudo-labelled teacher pixels", file=sys.stderr)
-    return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), TeacherTrainConfig(seed=0))
+    return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), SINGLE)
 
 
 def teacher(variant: str, scene, work: Path) -> TeacherResult:
@@ -72,12 +77,12 @@ def teacher(variant: str, scene, work: Path) -> TeacherResult:
         model, card = load_model(work / "teacher.cmkd", "teacher")
         return TeacherResult(model, {m.name: m for m in card.modalities}, best_epoch=-1)
     if variant.startswith("seed"):
-        return train_teacher(scene, TeacherTrainConfig(seed=int(variant[4:])))
+        return train_teacher(scene, replace(SINGLE, seed=int(variant[4:])))
     if variant.startswith("ensemble"):  # the product's ensemble (MEMBERS): seeds S ... S+N-1
         members, _, first = variant[8:].partition("s")
         return train_teacher(scene, TeacherTrainConfig(members=int(members), seed=int(first or 0)))
     if variant == "epochs100":
-        return train_teacher(scene, TeacherTrainConfig(epochs=100, patience_epochs=100))
+        return train_teacher(scene, replace(SINGLE, epochs=100, patience_epochs=100))
     if variant.startswith("self"):
         return self_trained(scene, float(variant[4:]))
     raise SystemExit(f"unknown variant {variant!r}")
