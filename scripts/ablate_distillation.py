@@ -84,6 +84,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # logits (`interp_logits`, the default, i.e. `ema99` without its baseline).
     "interp_logits": ({**T1, "target_interpolation": "logits"}, False),
     "interp_probs": ({**T1, "target_interpolation": "probabilities"}, False),
+    # Those probabilities refined by the student's RGB with a guided filter (edges inside each
+    # teacher pixel).
+    "guided": ({**T1, "target_interpolation": "guided"}, False),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
@@ -127,6 +130,8 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "teachers3_lab25": ({**T1, "label_patch_fraction": 0.25}, {"members": 3}),
     "teachers5": (T1, {"members": 5}),
     "teachers3_probs": ({**T1, "target_interpolation": "probabilities"}, {"members": 3}),
+    # Diagnostic: the perfect 2 m teacher's targets refined by the RGB (guided filter).
+    "truth_targets_guided": ({**T1, "target_interpolation": "guided"}, {"truth": True}),
     # Diagnostic, not a user setting: one-hot targets from the training scene's *truth* (majority
     # class of each teacher pixel) — the distillation recipe with a perfect teacher.
     "truth_targets": (T1, {"truth": True}),

@@ -282,6 +282,18 @@ def crop_coarse(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
     return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
 
 
+def crop_padded(image: np.ndarray, origins: np.ndarray, size: int) -> torch.Tensor:
+    """(B, C, size, size) float32 crops of a (C, H, W) array at ``origins`` that may reach
+    beyond it: outside rows and columns repeat the nearest edge."""
+    _, h, w = image.shape
+    crops = []
+    for r, c in origins:
+        rows = np.clip(np.arange(r, r + size), 0, h - 1)
+        cols = np.clip(np.arange(c, c + size), 0, w - 1)
+        crops.append(image[:, rows[:, None], cols[None, :]])
+    return torch.from_numpy(np.ascontiguousarray(np.stack(crops), dtype=np.float32))
+
+
 def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
                      factor: int, before: Callable[[torch.Tensor], torch.Tensor] | None = None
                      ) -> torch.Tensor:
@@ -343,7 +355,7 @@ def upsample_mask(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.n
 __all__ = [
     "HSI", "MS", "RGB", "DEM", "single_threaded", "seed_everything", "modality_card",
     "normalise_batch", "crop_batch", "training_batch",
-    "crop_coarse", "crop_labels", "patch_origins", "labelled_pixels", "predict_area",
+    "crop_coarse", "crop_labels", "crop_padded", "patch_origins", "labelled_pixels", "predict_area",
     "upsample_targets",
     "upsample_area", "upsample_mask",
 ]

@@ -9,7 +9,8 @@ optionally weighted by the rarity of the teacher's class.
 The student trains at its native resolution; the teacher's logits and fused features, computed
 once on the teacher grid, are bilinearly upsampled onto each student patch
 (:func:`student_grid_logits`, :func:`~.common.upsample_targets`; the logits or, with
-``target_interpolation="probabilities"``, the class probabilities), or, with
+``target_interpolation="probabilities"``, the class probabilities; with ``"guided"``, those
+probabilities refined by the student's own fine image, :mod:`~..models.guided`), or, with
 ``target_match="block"``, each teacher pixel is compared with the mean of the student pixels
 under it (:func:`~..models.losses.block_distillation_loss`; measured worse, README ablation).
 Progressive chain: HSI -> simulated multispectral (8 Sentinel-2-like bands made from the HSI
@@ -32,11 +33,13 @@ from ..feedback import Feedback
 from ..geo.labels import UNLABELLED
 from ..geo.spectral import SpectralBands, SpectralMatchConfig, SpectralResampler
 from ..models.card import ModalityCard
+from ..models.guided import refine_probabilities
 from ..models.losses import block_distillation_loss, class_balanced_weights, distillation_loss
+from ..models.preprocess import normalise
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
-from .common import (WeightAverage, crop_coarse, crop_labels, labelled_pixels, patch_origins,
-                     predict_area, predict_pixels, seed_everything, single_threaded,
+from .common import (WeightAverage, crop_coarse, crop_labels, crop_padded, labelled_pixels,
+                     patch_origins, predict_area, predict_pixels, seed_everything, single_threaded,
                      training_batch, upsample_mask, upsample_targets)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
 from .metrics import evaluate
@@ -75,20 +78,39 @@ def compute_targets(model: torch.nn.Module, inputs: Mapping[str, np.ndarray],
 
 
 def student_grid_logits(coarse: np.ndarray, origins: np.ndarray, size: int, factor: int,
-                        temperature: float, interpolation: str = "logits") -> torch.Tensor:
+                        temperature: float, interpolation: str = "logits",
+                        guide: np.ndarray | None = None) -> torch.Tensor:
     """The teacher's (K, h, w) logits on ``size`` student patches (origins multiples of
     ``factor``) for a loss that divides them by ``temperature``.
 
     ``"logits"``: the logits interpolated bilinearly. ``"probabilities"``: the teacher's class
     probabilities at ``temperature`` interpolated instead — a student pixel between two teacher
     pixels gets the mixture of their distributions — returned as ``temperature × log`` of
-    them, so that ``softmax(· / temperature)`` gives them back.
+    them, so that ``softmax(· / temperature)`` gives them back. ``"guided"``: those
+    probabilities refined by ``guide`` (the student's own normalised inputs, (C, H, W)) with a
+    guided filter of radius one teacher pixel (:mod:`~..models.guided`), so that they follow
+    the edges of the fine image inside each teacher pixel; computed on the patch plus a margin
+    of two radii, which makes it the same as filtering the whole scene (away from its edges).
     """
     if interpolation == "logits":
         return upsample_targets(coarse, origins, size, factor)
-    probs = upsample_targets(coarse, origins, size, factor,
-                             before=lambda t: torch.softmax(t / temperature, dim=1))
+    soft = lambda t: torch.softmax(t / temperature, dim=1)  # noqa: E731
+    if interpolation == "probabilities" or factor == 1 or guide is None:
+        probs = upsample_targets(coarse, origins, size, factor, before=soft)
+    else:
+        margin = 2 * factor
+        wide = upsample_targets(coarse, origins - margin, size + 2 * margin, factor, before=soft)
+        g = crop_padded(guide, origins - margin, size + 2 * margin)
+        probs = refine_probabilities(g, wide, radius=factor)[
+            :, :, margin:margin + size, margin:margin + size]
     return temperature * torch.log(probs.clamp_min(1e-12))
+
+
+def guide_image(inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard]) -> np.ndarray:
+    """(C, H, W) float32: the student's inputs normalised by their cards, nodata as 0 (the
+    mean), every modality's bands stacked — the guide of ``target_interpolation="guided"``."""
+    bands = [normalise(a, cards[n].mean, cards[n].std) for n, a in inputs.items()]
+    return np.nan_to_num(np.concatenate(bands), nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def multispectral_bands() -> SpectralBands:
@@ -260,6 +282,8 @@ def distil(
         ce_weights = class_balanced_weights(counts, beta=0.5, method="inverse_power")
         centres = labelled_pixels(labels[: shape[0], : shape[1]])
     block = config.target_match == "block" and factor > 1
+    guide = (guide_image(inputs, cards)
+             if config.target_interpolation == "guided" and not block and factor > 1 else None)
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     steps_per_epoch = max(1, math.ceil(config.patches_per_epoch / config.batch_size))
     total = steps_per_epoch * config.epochs
@@ -295,7 +319,7 @@ def distil(
             else:
                 loss = distillation_loss(
                     out.logits, student_grid_logits(targets.logits, origins, size, factor, temperature,
-                                                    config.target_interpolation), out.features,
+                                                    config.target_interpolation, guide), out.features,
                     upsample_targets(targets.features, origins, size, factor), mask & out.valid,
                     temperature, config.feature_weight, **common)
             opt.zero_grad()
@@ -323,5 +347,6 @@ def distil(
     return StudentResult(model, history, best.epoch)
 
 
-__all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil", "multispectral_bands",
+__all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil", "guide_image",
+           "multispectral_bands", "student_grid_logits",
            "selection_score", "simulate_multispectral", "validation_metrics"]
