@@ -18,12 +18,14 @@ from rasterio.warp import Resampling, reproject
 from cmkd_plugin.engine import cli
 from cmkd_plugin.engine.atomic import PARTIAL_MARK
 from cmkd_plugin.engine.classify.config import ClassifyConfig, Extent
+from cmkd_plugin.engine.classify.inference import refinement_radius
 from cmkd_plugin.engine.classify.pipeline import classify
 from cmkd_plugin.engine.errors import CancelledError, InputError, ModelFileError
 from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.geo.write import write_hyperspectral
 from cmkd_plugin.engine.models.card import ClassCard, ModalityCard, ModelCard, Provenance
 from cmkd_plugin.engine.models.config import DEM_CHANNELS, ModalitySpec, StudentConfig, TeacherConfig
+from cmkd_plugin.engine.models.guided import refine_probabilities
 from cmkd_plugin.engine.models.modelfile import load_model, save_model
 from cmkd_plugin.engine.models.preprocess import normalise
 from cmkd_plugin.engine.models.student import Student
@@ -280,6 +282,55 @@ def test_teacher_ensemble_maps_the_mean_of_its_members_probabilities(
     assert np.abs(probs["teacher"] - probs["second"])[:, valid].max() > 0.05  # members differ
     classes = read(tmp_path / "ensemble_c.tif")[0]
     np.testing.assert_array_equal(classes[valid], mean[:, valid].argmax(axis=0))
+
+
+def test_a_coarse_teacher_is_refined_by_the_rgb_without_seams(
+        tmp_path: Path, teacher_scene: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    s = teacher_scene
+    model, card = load_model(s["model"])
+    # Trained on a 6 m grid over this 1 m RGB: refined with a radius of 6 px, capped at
+    # (16 // 2 - 1) // 2 = 3 px by SMALL's 16 px overlap and the teacher's 1-layer encoders.
+    coarse = save_model(tmp_path / "coarse.safetensors", model, replace(card, pixel_size_m=6.0))
+    common = ["classify", "--model", str(coarse), "--rgb", str(s["rgb"]), "--hsi", str(s["hsi"]),
+              "--dem", str(s["dem"]), "--tile-size", "64", "--overlap", "16", "--batch-size", "3",
+              "--device", "cpu"]
+    assert cli.main(common + ["--no-teacher-refinement", "--output-probabilities",
+                              str(tmp_path / "raw.tif")]) == 0
+    assert cli.main(common + ["--output-probabilities", str(tmp_path / "refined.tif"),
+                              "--output-classes", str(tmp_path / "classes.tif")]) == 0
+    capsys.readouterr()
+    raw, refined = read(tmp_path / "raw.tif"), read(tmp_path / "refined.tif")
+    valid = ~np.isnan(raw[0])
+    assert valid.mean() > 0.9 and np.array_equal(valid, ~np.isnan(refined[0]))
+    # The whole raster refined at once (nodata as uniform probabilities): the tiles agree.
+    with rasterio.open(s["rgb"]) as src:
+        x = src.read().astype("float32") / 255.0
+    m = card.modality("rgb")
+    guide = torch.from_numpy(normalise(x, m.mean, m.std))[None]
+    src_p = torch.from_numpy(np.where(valid, np.nan_to_num(raw), 1.0 / 3).astype(np.float32))[None]
+    whole = refine_probabilities(guide, src_p, 3)[0].numpy()
+    np.testing.assert_allclose(refined[:, valid], whole[:, valid], atol=1e-4)
+    np.testing.assert_allclose(refined[:, valid].sum(axis=0), 1.0, atol=1e-4)
+    assert np.abs(refined - raw)[:, valid].max() > 0.005  # it was applied (0 if not)
+    np.testing.assert_array_equal(read(tmp_path / "classes.tif")[0][valid],
+                                  refined[:, valid].argmax(axis=0))
+
+
+def test_which_models_are_refined_and_how_far() -> None:
+    teacher = load_model_card_like("teacher", pixel_size_m=2.0)
+    assert refinement_radius(teacher, 0.25, 32) == 7  # 8 px, capped: (16 - 2) // 2
+    assert refinement_radius(teacher, 0.25, 64) == 8  # one teacher pixel
+    assert refinement_radius(teacher, 0.5, 32) == 4
+    assert refinement_radius(teacher, 1.5, 32) == 0  # less than twice as coarse: left as is
+    assert refinement_radius(replace(teacher, pixel_size_m=None), 0.25, 32) == 0
+    assert refinement_radius(load_model_card_like("student", pixel_size_m=2.0), 0.25, 32) == 0
+
+
+def load_model_card_like(kind: str, pixel_size_m: float) -> ModelCard:
+    config = (TeacherConfig(n_classes=3, modalities=(ModalitySpec("rgb", 3), ModalitySpec("hsi", len(HSI_WL))),
+                            encoder_depth=2)
+              if kind == "teacher" else StudentConfig(n_classes=3))
+    return replace(card_for(kind, config), pixel_size_m=pixel_size_m)
 
 
 def test_envi_and_geotiff_hsi_give_the_same_map(tmp_path: Path,

@@ -73,6 +73,8 @@ class ClassifyConfig:
         hsi_scaling: same for the HSI (``auto``: integer reflectance x 10000, float as is).
         dask_scheduler: address of a Dask scheduler (``tcp://host:8786``) whose workers run
             the tiles (see ``docs/DISTRIBUTED.md``); None runs in this process.
+        refine_teacher: refine a teacher's class probabilities by the RGB inside each of its
+            (HSI) pixels (:class:`~.inference.RefinedTeacher`); no effect on students.
     """
 
     tile_size_px: int = 256
@@ -85,6 +87,7 @@ class ClassifyConfig:
     rgb_scaling: str = "auto"
     hsi_scaling: str = "auto"
     dask_scheduler: str | None = None
+    refine_teacher: bool = True
 
     def __post_init__(self) -> None:
         if not 16 <= self.tile_size_px <= 8192:

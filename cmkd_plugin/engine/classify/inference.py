@@ -10,6 +10,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..models.card import ModelCard
+from ..models.config import RGB
 from ..models.preprocess import normalise
 
 
@@ -56,6 +57,59 @@ class Predictor:
             out = self.model(inputs)
             probs = torch.softmax(out.logits.float(), dim=1)
         return probs.cpu().numpy(), out.valid.cpu().numpy()
+
+
+def refinement_radius(card: ModelCard, grid_pixel_m: float, overlap_px: int) -> int:
+    """Radius (processing-grid pixels) of the teacher refinement, 0 for none.
+
+    A teacher trained on a grid coarser than the RGB (its card's ``pixel_size_m``, the HSI's
+    pixel) is refined with a radius of one of its pixels, capped so that the filter's reach
+    (two radii) plus the model's receptive field stays inside the half overlap each tile
+    gives up when stitched: the map then equals refining the whole raster (at the default
+    overlap of 32 px and a 2-layer teacher, 7 px; one teacher pixel of 2 m over 0.25 m RGB
+    would be 8, measured 0.1 point better on the simulator scenes). Students, teachers
+    without RGB, cards without a pixel size and teachers at most twice as coarse as the RGB
+    are not refined.
+    """
+    if card.kind != "teacher" or card.pixel_size_m is None or RGB not in card.architecture.modality_names:
+        return 0
+    ratio = card.pixel_size_m / grid_pixel_m
+    if ratio < 2.0:
+        return 0
+    return max(0, min(int(round(ratio)), (overlap_px // 2 - receptive_radius_px(card)) // 2))
+
+
+class RefinedTeacher:
+    """A teacher predictor whose class probabilities are refined by the RGB of each tile.
+
+    The teacher sees the minerals through its coarse HSI pixels; a guided filter
+    (:mod:`~..models.guided`) with the tile's RGB as guide makes its probabilities follow the
+    RGB's edges inside each of them. On the simulator's test scenes this put the teacher's map
+    about 3 points (mars_analogue) closer to the 0.25 m truth (README, *Sharper teacher maps*).
+    """
+
+    def __init__(self, inner: "Predictor", radius: int) -> None:
+        self.inner = inner
+        self.card = inner.card
+        self.radius = radius
+        rgb = self.card.modality(RGB)
+        self._rgb_stats = (rgb.mean, rgb.std)
+
+    def predict(self, batch: Sequence[Mapping[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        from ..models.guided import refine_probabilities
+
+        probs, valid = self.inner.predict(batch)
+        if RGB not in batch[0]:
+            return probs, valid
+        guide = normalise(np.stack([tile[RGB] for tile in batch]), *self._rgb_stats)
+        guide = np.nan_to_num(guide, nan=0.0, posinf=0.0, neginf=0.0)
+        # Outside the model's valid pixels the probabilities carry no information: uniform, so
+        # they pull their neighbours towards no class in particular.
+        k = probs.shape[1]
+        src = np.where(np.isfinite(probs) & valid[:, None], probs, 1.0 / k).astype(np.float32)
+        with torch.inference_mode():
+            refined = refine_probabilities(torch.from_numpy(guide), torch.from_numpy(src), self.radius)
+        return refined.numpy(), valid
 
 
 def confidence(probs: np.ndarray) -> np.ndarray:

@@ -160,6 +160,22 @@ def load_predictor(model: str | os.PathLike[str], expect_kind: str | None,
     return Predictor(net, card, device), card
 
 
+def refined_predictor(predictor: Any, card: Any, area: Grid, config: ClassifyConfig,
+                      feedback: Feedback | None = None) -> Any:
+    """``predictor``, wrapped in :class:`~.inference.RefinedTeacher` when it is a teacher
+    coarser than the RGB and ``config.refine_teacher`` is on."""
+    from .inference import RefinedTeacher, refinement_radius
+    from .inputs import dem_pixel_size_m
+
+    radius = refinement_radius(card, dem_pixel_size_m(area), config.overlap_px) if config.refine_teacher else 0
+    if radius == 0:
+        return predictor
+    if feedback is not None:
+        feedback.info(f"Teacher probabilities refined by the RGB inside each of its "
+                      f"{card.pixel_size_m:g} m pixels (guided filter, radius {radius} px).")
+    return RefinedTeacher(predictor, radius)
+
+
 def _classify(model: Any, rgb: Any, hsi: Any, dem: Any, finals: dict[str, Path],
               config: ClassifyConfig, card: Any, predictor: Any, dask_client: Any,
               tiling: TilingConfig, model_name: str, start: float, expect_kind: str | None,
@@ -171,6 +187,7 @@ def _classify(model: Any, rgb: Any, hsi: Any, dem: Any, finals: dict[str, Path],
     with rasterio.Env(GDAL_CACHEMAX=config.gdal_cache_mb * 1024 * 1024):
         grid = Grid.from_raster(rgb, "RGB")
         area = processing_grid(grid, config)
+        predictor = refined_predictor(predictor, card, area, config, feedback)
         with ModelInputs.open(card, area, rgb, hsi, dem, feedback, config.rgb_scaling,
                              config.hsi_scaling) as inputs:
             for name, reason in inputs.scaling_reasons.items():

@@ -78,7 +78,7 @@ def _stamp(path: str | None) -> tuple[float, int] | None:
 def _open(spec: BlockSpec) -> tuple[Any, Any, Any]:
     from ..classify.inference import pick_device
     from ..classify.inputs import ModelInputs
-    from ..classify.pipeline import load_predictor, processing_grid
+    from ..classify.pipeline import load_predictor, processing_grid, refined_predictor
     from ..geo.grid import Grid
     from ..geo.mask import VectorMask
 
@@ -88,6 +88,7 @@ def _open(spec: BlockSpec) -> tuple[Any, Any, Any]:
             return _open_runs[spec]
         predictor, card = load_predictor(spec.model, spec.expect_kind, pick_device(spec.config.device))
         area = processing_grid(Grid.from_raster(spec.rgb, "RGB"), spec.config)
+        predictor = refined_predictor(predictor, card, area, spec.config)
         inputs = ModelInputs.open(card, area, spec.rgb, spec.hsi, spec.dem, None,
                                   spec.config.rgb_scaling, spec.config.hsi_scaling)
         mask = VectorMask(spec.config.mask_path, area) if spec.config.mask_path else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessingException,
+    QgsProcessingParameterBoolean,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterEnum,
@@ -46,6 +47,11 @@ class ClassifyAlgorithm(CmkdAlgorithm):
         "Input scaling (8/16-bit RGB, reflectance ×10000 or 0–1) is detected.\n\n"
         "Tiles overlap and are stitched without seams. Nodata in any required input gives "
         "nodata in every output. EXTENT and MASK limit the processing area.\n\n"
+        "A teacher sees the minerals through its hyperspectral pixels (e.g. 2 m); its "
+        "probabilities are refined by the RGB inside each of them so that the map follows the "
+        "RGB's edges (an edge-aware guided filter; advanced parameter 'Refine a teacher by the "
+        "RGB inside each of its pixels', on by "
+        "default, no effect on students).\n\n"
         "Outputs: classes (colour table and class names, loaded with a legend), probabilities "
         "(one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 "
         "maximum probability, band 2 normalised entropy)."
@@ -58,6 +64,7 @@ class ClassifyAlgorithm(CmkdAlgorithm):
     BATCH_SIZE = "BATCH_SIZE"
     DEVICE = "DEVICE"
     DASK_SCHEDULER = "DASK_SCHEDULER"
+    REFINE_TEACHER = "REFINE_TEACHER"
     OUTPUTS = {"OUTPUT_CLASSES": ("Mineral classes", "--output-classes"),
                "OUTPUT_PROBABILITIES": ("Class probabilities", "--output-probabilities"),
                "OUTPUT_CONFIDENCE": ("Confidence", "--output-confidence")}
@@ -85,6 +92,9 @@ class ClassifyAlgorithm(CmkdAlgorithm):
         self.add_advanced(QgsProcessingParameterEnum(
             self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=DEVICES[0],
             usesStaticStrings=True))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.REFINE_TEACHER, self.tr("Refine a teacher by the RGB inside each of its pixels"),
+            defaultValue=True))
         self.add_advanced(QgsProcessingParameterString(
             self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; empty: "
                                          "this computer)"), optional=True))
@@ -117,6 +127,8 @@ class ClassifyAlgorithm(CmkdAlgorithm):
                  "--overlap", str(self.parameterAsInt(parameters, self.OVERLAP, context)),
                  "--batch-size", str(self.parameterAsInt(parameters, self.BATCH_SIZE, context)),
                  "--device", self.parameterAsEnumString(parameters, self.DEVICE, context)]
+        if not self.parameterAsBool(parameters, self.REFINE_TEACHER, context):
+            args.append("--no-teacher-refinement")
         scheduler = (self.parameterAsString(parameters, self.DASK_SCHEDULER, context) or "").strip()
         if scheduler:
             args += ["--dask-scheduler", scheduler]
