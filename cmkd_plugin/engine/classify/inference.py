@@ -65,11 +65,11 @@ def refinement_radius(card: ModelCard, grid_pixel_m: float, overlap_px: int) -> 
     A teacher trained on a grid coarser than the RGB (its card's ``pixel_size_m``, the HSI's
     pixel) is refined with a radius of one of its pixels, capped so that the filter's reach
     (two radii) plus the model's receptive field stays inside the half overlap each tile
-    gives up when stitched: the map then equals refining the whole raster (at the default
-    overlap of 32 px and a 2-layer teacher, 7 px; one teacher pixel of 2 m over 0.25 m RGB
-    would be 8, measured 0.1 point better on the simulator scenes). Students, teachers
-    without RGB, cards without a pixel size and teachers at most twice as coarse as the RGB
-    are not refined.
+    gives up when stitched: the map then equals refining the whole raster. At the default
+    overlap of 32 px a 2 m teacher over 0.25 m RGB gets its full 8 px with the default
+    per-pixel encoders, 7 px with 2-layer ones. Students, teachers without RGB, cards without
+    a pixel size (or with one in degrees, from a geographic grid: the ratio is then taken as
+    below 2) and teachers at most twice as coarse as the RGB are not refined.
     """
     if card.kind != "teacher" or card.pixel_size_m is None or RGB not in card.architecture.modality_names:
         return 0
