@@ -206,3 +206,25 @@ def test_distributed_onnx_model_identical_to_local(cluster: object, files: tuple
             tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
             dask_scheduler=cluster.scheduler_address))  # type: ignore[attr-defined]
         assert_identical(local, dist)
+
+
+def test_distributed_teacher_is_refined_like_a_local_run(cluster: object, tmp_path: Path) -> None:
+    from tiny_scene import train_tiny_teacher, write_scene
+
+    scene = write_scene(tmp_path / "scene")  # RGB 0.5 m under 2 m HSI: refined, radius 3
+    teacher = train_tiny_teacher(scene, tmp_path / "teacher", epochs=1)
+    maps = {}
+    for name, config in (
+            ("local", LOCAL),
+            ("dist", ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
+                                    dask_scheduler=cluster.scheduler_address)),  # type: ignore[attr-defined]
+            ("raw", ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
+                                   refine_teacher=False))):
+        path = tmp_path / f"{name}.tif"
+        classify(teacher, scene["rgb"], hsi=scene["hsi"], dem=scene["dem"],
+                 output_probabilities=path, config=config)
+        with rasterio.open(path) as ds:
+            maps[name] = ds.read()
+    np.testing.assert_array_equal(maps["local"], maps["dist"])
+    valid = ~np.isnan(maps["raw"][0])
+    assert valid.any() and np.abs(maps["local"] - maps["raw"])[:, valid].max() > 1e-3
