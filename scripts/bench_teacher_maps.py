@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How close the teacher's own maps come to the truth through ``cmkd:classify``, with and
-without the refinement by the RGB (``REFINE_TEACHER`` / ``--no-teacher-refinement``).
+without the refinement by the RGB (``REFINE`` ``teacher`` / ``none``; ``--refine``).
 
 Uses the teacher and the test scenes of ``scripts/bench_distillation.py`` (run it first with the
 same ``--work-dir``; ``--teacher-only`` is enough). Each test scene is classified twice with the
@@ -112,7 +112,7 @@ def main() -> int:
                     start = time.perf_counter()
                     classify(teacher, scene / "rgb.tif", hsi=scene / "hsi.tif", dem=scene / "dem.tif",
                              output_classes=out / f"{name}.tif",
-                             config=replace(ClassifyConfig(), refine_teacher=refine))
+                             config=replace(ClassifyConfig(), refine="teacher" if refine else "none"))
                     seconds[name] = time.perf_counter() - start
                 maps[name] = read_band(out / f"{name}.tif")
             maps.update(perfect_teacher_maps(scene, t_card, names))

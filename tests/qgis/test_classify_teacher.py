@@ -1,5 +1,5 @@
 """``cmkd:classify`` with a teacher from the toolbox: its probabilities are refined by the RGB
-inside each of its 2 m pixels unless the advanced REFINE_TEACHER is turned off."""
+inside each of its 2 m pixels unless the advanced REFINE says none."""
 
 from __future__ import annotations
 
@@ -27,14 +27,14 @@ def test_a_teacher_map_is_refined_by_the_rgb_unless_turned_off(cmkd_provider, ti
     from qgis.core import QgsApplication
 
     alg = QgsApplication.processingRegistry().algorithmById("cmkd:classify")
-    param = alg.parameterDefinition("REFINE_TEACHER")
-    assert param.defaultValue() is True
+    param = alg.parameterDefinition("REFINE")
+    assert param.defaultValue() == "teacher" and param.options() == ["teacher", "all", "none"]
     assert param.flags() & QgsProcessingParameterDefinition.FlagAdvanced
     probs = {}
-    for name, refine in (("refined", True), ("raw", False)):
+    for name, refine in (("refined", "teacher"), ("raw", "none")):
         result = processing.run("cmkd:classify", {
             "MODEL": str(tiny["teacher"]), "RGB": str(tiny["rgb"]), "HSI": str(tiny["hsi"]),
-            "DEM": str(tiny["dem"]), "REFINE_TEACHER": refine, "TILE_SIZE": 64, "OVERLAP": 16,
+            "DEM": str(tiny["dem"]), "REFINE": refine, "TILE_SIZE": 64, "OVERLAP": 16,
             "OUTPUT_CLASSES": str(tmp_path / f"{name}_c.tif"),
             "OUTPUT_PROBABILITIES": str(tmp_path / f"{name}_p.tif"),
         }, feedback=QgsProcessingFeedback())

@@ -294,7 +294,7 @@ def test_a_coarse_teacher_is_refined_by_the_rgb_without_seams(
     common = ["classify", "--model", str(coarse), "--rgb", str(s["rgb"]), "--hsi", str(s["hsi"]),
               "--dem", str(s["dem"]), "--tile-size", "64", "--overlap", "16", "--batch-size", "3",
               "--device", "cpu"]
-    assert cli.main(common + ["--no-teacher-refinement", "--output-probabilities",
+    assert cli.main(common + ["--refine", "none", "--output-probabilities",
                               str(tmp_path / "raw.tif")]) == 0
     assert cli.main(common + ["--output-probabilities", str(tmp_path / "refined.tif"),
                               "--output-classes", str(tmp_path / "classes.tif")]) == 0
@@ -323,7 +323,38 @@ def test_which_models_are_refined_and_how_far() -> None:
     assert refinement_radius(teacher, 0.5, 32) == 4
     assert refinement_radius(teacher, 1.5, 32) == 0  # less than twice as coarse: left as is
     assert refinement_radius(replace(teacher, pixel_size_m=None), 0.25, 32) == 0
-    assert refinement_radius(load_model_card_like("student", pixel_size_m=2.0), 0.25, 32) == 0
+    # A student distilled from a teacher 8 times coarser: refined only when students are asked
+    # for, over one pixel of that teacher (on this grid or another).
+    student = replace(load_model_card_like("student", pixel_size_m=0.25), training={"grid_factor": 8})
+    assert refinement_radius(student, 0.25, 32) == 0
+    assert refinement_radius(student, 0.25, 64, students=True) == 8
+    assert refinement_radius(student, 0.5, 64, students=True) == 4
+    assert refinement_radius(replace(student, training={}), 0.25, 64, students=True) == 0
+
+
+def test_a_student_map_is_smoothed_only_when_asked(tmp_path: Path) -> None:
+    rgb = write_rgb(tmp_path / "rgb.tif", 90, 100)
+    model, card = load_model(student_file(tmp_path / "plain.safetensors"))
+    # Distilled from a teacher 6 times coarser than this 1 m RGB: radius (8 - 2) // 2 = 3 here.
+    path = save_model(tmp_path / "student.safetensors", model,
+                      replace(card, pixel_size_m=1.0, training={"grid_factor": 6}))
+    probs = {}
+    for refine in ("teacher", "all"):
+        classify(path, rgb, output_probabilities=tmp_path / f"{refine}.tif",
+                 config=replace(SMALL, refine=refine))
+        probs[refine] = read(tmp_path / f"{refine}.tif")
+    with rasterio.open(rgb) as src:
+        x = src.read().astype("float32") / 255.0
+    m = card.modality("rgb")
+    whole = refine_probabilities(torch.from_numpy(normalise(x, m.mean, m.std))[None],
+                                 torch.from_numpy(probs["teacher"])[None], 3)[0].numpy()
+    np.testing.assert_allclose(probs["all"], whole, atol=1e-4)
+    assert np.abs(probs["all"] - probs["teacher"]).max() > 1e-3  # "teacher" left the student as is (0)
+
+
+def test_an_unknown_refine_mode_is_refused() -> None:
+    with pytest.raises(InputError, match="Refine must be one of teacher, all, none"):
+        ClassifyConfig(refine="students")
 
 
 def load_model_card_like(kind: str, pixel_size_m: float) -> ModelCard:

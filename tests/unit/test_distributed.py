@@ -219,7 +219,7 @@ def test_distributed_teacher_is_refined_like_a_local_run(cluster: object, tmp_pa
             ("dist", ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
                                     dask_scheduler=cluster.scheduler_address)),  # type: ignore[attr-defined]
             ("raw", ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
-                                   refine_teacher=False))):
+                                   refine="none"))):
         path = tmp_path / f"{name}.tif"
         classify(teacher, scene["rgb"], hsi=scene["hsi"], dem=scene["dem"],
                  output_probabilities=path, config=config)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from ..errors import InputError
 
 DEVICES = ("auto", "cpu", "cuda")
+#: Which maps are refined by the RGB inside each HSI pixel (:class:`ClassifyConfig` ``refine``).
+REFINE_MODES = ("teacher", "all", "none")
 
 
 @dataclass(frozen=True)
@@ -73,8 +75,11 @@ class ClassifyConfig:
         hsi_scaling: same for the HSI (``auto``: integer reflectance x 10000, float as is).
         dask_scheduler: address of a Dask scheduler (``tcp://host:8786``) whose workers run
             the tiles (see ``docs/DISTRIBUTED.md``); None runs in this process.
-        refine_teacher: refine a teacher's class probabilities by the RGB inside each of its
-            (HSI) pixels (:class:`~.inference.RefinedTeacher`); no effect on students.
+        refine: which models' class probabilities are refined by the RGB inside each HSI
+            pixel (:class:`~.inference.RefinedMap`): ``teacher`` (default: teachers, whose map
+            is blurred at 2 m), ``all`` (students too: a spatial smoothing over one teacher
+            pixel that made the simulator's students 2–5 points better, README *Sharper teacher
+            maps*; off by default until the speed benchmarks are re-run with it) or ``none``.
     """
 
     tile_size_px: int = 256
@@ -87,13 +92,15 @@ class ClassifyConfig:
     rgb_scaling: str = "auto"
     hsi_scaling: str = "auto"
     dask_scheduler: str | None = None
-    refine_teacher: bool = True
+    refine: str = "teacher"
 
     def __post_init__(self) -> None:
         if not 16 <= self.tile_size_px <= 8192:
             raise InputError(f"Tile size must be between 16 and 8192 pixels (got {self.tile_size_px}).")
         if self.batch_size < 1 or self.batch_size > 1024:
             raise InputError(f"Batch size must be between 1 and 1024 (got {self.batch_size}).")
+        if self.refine not in REFINE_MODES:
+            raise InputError(f"Refine must be one of {', '.join(REFINE_MODES)} (got '{self.refine}').")
         if self.device not in DEVICES:
             raise InputError(f"Device must be one of {', '.join(DEVICES)} (got '{self.device}').")
         from ..geo.scaling import Scaling

@@ -162,18 +162,21 @@ def load_predictor(model: str | os.PathLike[str], expect_kind: str | None,
 
 def refined_predictor(predictor: Any, card: Any, area: Grid, config: ClassifyConfig,
                       feedback: Feedback | None = None) -> Any:
-    """``predictor``, wrapped in :class:`~.inference.RefinedTeacher` when it is a teacher
-    coarser than the RGB and ``config.refine_teacher`` is on."""
-    from .inference import RefinedTeacher, refinement_radius
+    """``predictor``, wrapped in :class:`~.inference.RefinedMap` when ``config.refine`` asks
+    for its kind and it is (or was distilled from) a teacher coarser than the RGB."""
+    from .inference import RefinedMap, refinement_radius
     from .inputs import dem_pixel_size_m
 
-    radius = refinement_radius(card, dem_pixel_size_m(area), config.overlap_px) if config.refine_teacher else 0
+    radius = (0 if config.refine == "none" else
+              refinement_radius(card, dem_pixel_size_m(area), config.overlap_px,
+                                students=config.refine == "all"))
     if radius == 0:
         return predictor
     if feedback is not None:
-        feedback.info(f"Teacher probabilities refined by the RGB inside each of its "
-                      f"{card.pixel_size_m:g} m pixels (guided filter, radius {radius} px).")
-    return RefinedTeacher(predictor, radius)
+        feedback.info(f"{card.kind.capitalize()} probabilities refined by the RGB (guided filter, "
+                      f"radius {radius} px: one pixel of the teacher's grid, or as much of it as "
+                      "the tile overlap allows).")
+    return RefinedMap(predictor, radius)
 
 
 def _classify(model: Any, rgb: Any, hsi: Any, dem: Any, finals: dict[str, Path],

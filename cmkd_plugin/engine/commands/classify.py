@@ -31,9 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dask-scheduler",
                         help="Dask scheduler address (tcp://host:8786) whose workers run the tiles; "
                              "empty: this machine")
-    parser.add_argument("--no-teacher-refinement", action="store_true",
-                        help="keep a teacher's probabilities as it gives them, not refined by the "
-                             "RGB inside each of its HSI pixels")
+    parser.add_argument("--refine", choices=("teacher", "all", "none"), default="teacher",
+                        help="refine the probabilities by the RGB inside each HSI pixel: teacher "
+                             "(default), all (students too) or none")
     parser.add_argument("--output-classes", help="class raster (.tif)")
     parser.add_argument("--output-probabilities", help="probability raster (.tif)")
     parser.add_argument("--output-confidence", help="confidence raster (.tif)")
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
         tile_size_px=args.tile_size, overlap_px=args.overlap, batch_size=args.batch_size,
         device=args.device, extent=Extent.parse(args.extent) if args.extent else None,
         mask_path=args.mask or None, rgb_scaling=args.rgb_scaling, hsi_scaling=args.hsi_scaling,
-        dask_scheduler=args.dask_scheduler or None, refine_teacher=not args.no_teacher_refinement)
+        dask_scheduler=args.dask_scheduler or None, refine=args.refine)
     result = classify(
         args.model, args.rgb, hsi=args.hsi or None, dem=args.dem or None,
         output_classes=args.output_classes or None,
