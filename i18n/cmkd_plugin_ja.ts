@@ -182,38 +182,6 @@ The model card says which inputs are needed. HSI and DEM are aligned on the fly 
 
 Tiles overlap and are stitched without seams. Nodata in any required input gives nodata in every output. EXTENT and MASK limit the processing area.
 
-A teacher sees the minerals through its hyperspectral pixels (e.g. 2 m); its probabilities are refined by the RGB inside each of them so that the map follows the RGB's edges (an edge-aware guided filter; 'Refine a teacher by the RGB', on by default, no effect on students).
-
-Outputs: classes (colour table and class names, loaded with a legend), probabilities (one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 maximum probability, band 2 normalised entropy).</source>
-      <translation type="obsolete" />
-    </message>
-    <message>
-      <source>Maps minerals with a CMKD model (the RGB student, or the teacher where hyperspectral and DEM data exist) over rasters of any size, tile by tile, streaming the results to disk so memory does not grow with the raster.
-
-The model card says which inputs are needed. HSI and DEM are aligned on the fly to the RGB grid whatever their CRS, resolution or extent; HSI bands are matched to the model's wavelengths (read from ENVI headers, GeoTIFF band metadata or band names). Input scaling (8/16-bit RGB, reflectance ×10000 or 0–1) is detected.
-
-Tiles overlap and are stitched without seams. Nodata in any required input gives nodata in every output. EXTENT and MASK limit the processing area.
-
-A teacher sees the minerals through its hyperspectral pixels (e.g. 2 m); its probabilities are refined by the RGB inside each of them so that the map follows the RGB's edges (an edge-aware guided filter; advanced parameter 'Refine a teacher by the RGB inside each of its pixels', on by default, no effect on students).
-
-Outputs: classes (colour table and class names, loaded with a legend), probabilities (one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 maximum probability, band 2 normalised entropy).</source>
-      <translation type="obsolete">CMKD モデル（RGB 生徒モデル、またはハイパースペクトルと DEM があれば教師モデル）で、任意の大きさのラスタの鉱物をタイルごとにマッピングします。結果は逐次ディスクに書き出すため、ラスタが大きくてもメモリ使用量は増えません。
-
-必要な入力はモデルカードに記載されています。HSI と DEM は、座標参照系・解像度・範囲にかかわらず、その場で RGB のグリッドに合わせます。HSI のバンドはモデルの波長に合わせて変換します（波長は ENVI ヘッダ、GeoTIFF のバンドメタデータ、またはバンド名から読み取ります）。入力のスケール（8/16 ビット RGB、反射率 ×10000 または 0–1）は自動検出します。
-
-タイルは重ねて処理し、継ぎ目なく結合します。必要な入力のいずれかが nodata の場所は、すべての出力で nodata になります。EXTENT と MASK で処理範囲を限定できます。
-
-教師モデルは鉱物をハイパースペクトルの画素（例：2 m）を通して見ます。その確率を各画素の内側で RGB によって補正し、地図が RGB のエッジに沿うようにします（エッジ保存型のガイデッドフィルタ。詳細パラメータ「教師モデルを各画素の内側で RGB により補正」、既定で有効、生徒モデルには影響しません）。
-
-出力：クラス（カラーテーブルとクラス名付き、凡例つきで読み込まれます）、確率（クラスごとに 1 バンド、バンド名はクラス名。「炭酸塩化速度」の入力）、信頼度（バンド 1：最大確率、バンド 2：正規化エントロピー）。</translation>
-    </message>
-    <message>
-      <source>Maps minerals with a CMKD model (the RGB student, or the teacher where hyperspectral and DEM data exist) over rasters of any size, tile by tile, streaming the results to disk so memory does not grow with the raster.
-
-The model card says which inputs are needed. HSI and DEM are aligned on the fly to the RGB grid whatever their CRS, resolution or extent; HSI bands are matched to the model's wavelengths (read from ENVI headers, GeoTIFF band metadata or band names). Input scaling (8/16-bit RGB, reflectance ×10000 or 0–1) is detected.
-
-Tiles overlap and are stitched without seams. Nodata in any required input gives nodata in every output. EXTENT and MASK limit the processing area.
-
 Outputs: classes (colour table and class names, loaded with a legend), probabilities (one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 maximum probability, band 2 normalised entropy).</source>
       <translation type="obsolete">CMKD モデル（RGB 生徒モデル、またはハイパースペクトルと DEM があれば教師モデル）で、任意の大きさのラスタの鉱物をタイルごとにマッピングします。結果は逐次ディスクに書き出すため、ラスタが大きくてもメモリ使用量は増えません。
 
@@ -250,10 +218,6 @@ Outputs: classes (colour table and class names, loaded with a legend), probabili
     <message>
       <source>Processing mask (polygons)</source>
       <translation>処理マスク（ポリゴン）</translation>
-    </message>
-    <message>
-      <source>Refine a teacher by the RGB inside each of its pixels</source>
-      <translation type="obsolete">教師モデルを各画素の内側で RGB により補正</translation>
     </message>
     <message>
       <source>Refine the map by the RGB (teacher, all, none)</source>

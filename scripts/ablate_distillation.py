@@ -41,7 +41,7 @@ import rasterio
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import load_test_scene, simulate, softmax  # noqa: E402
+from bench_distillation import bench_teacher, load_test_scene, simulate, softmax  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.config import DistillConfig, TeacherTrainConfig  # noqa: E402
@@ -215,10 +215,7 @@ def main() -> int:
     rows = []
     for preset in args.presets:
         work = args.work_dir / preset
-        teacher = work / "teacher.cmkd"
-        if not teacher.exists():
-            parser.error(f"{teacher} is missing: run scripts/bench_distillation.py --work-dir "
-                         f"{args.work_dir} --presets {preset} --teacher-only first")
+        teacher = bench_teacher(parser, args.work_dir, preset)
         names = tuple(c.name for c in preset_classes(preset))
         train = work / f"scene_{args.train_seed}"
         prep = prepare_distillation(str(teacher), str(train / "rgb.tif"), str(train / "hsi.tif"),

@@ -26,7 +26,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import softmax  # noqa: E402
+from bench_distillation import bench_teacher, softmax  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 import torch  # noqa: E402
@@ -50,10 +50,11 @@ def main() -> int:
     print("|---|---|---|" + "---|" * (len(args.radii) * len(args.eps)))
     for preset in args.presets:
         work = args.work_dir / preset
+        teacher = bench_teacher(parser, args.work_dir, preset)
         scores: dict[str, dict[str, list[float]]] = {"teacher": {}, "perfect 2 m": {}}
         for seed in args.test_seeds:
             scene_dir = work / f"scene_{seed}"
-            prep = prepare_distillation(str(work / "teacher.cmkd"), str(scene_dir / "rgb.tif"),
+            prep = prepare_distillation(str(teacher), str(scene_dir / "rgb.tif"),
                                         str(scene_dir / "hsi.tif"), str(scene_dir / "dem.tif"),
                                         str(scene_dir / "labels.gpkg"))
             f, shape = prep.scene.factor, prep.scene.valid.shape

@@ -27,7 +27,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import load_test_scene, softmax  # noqa: E402
+from bench_distillation import bench_teacher, load_test_scene, softmax  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -64,7 +64,8 @@ def main() -> int:
     work = args.work_dir / args.preset
     names = tuple(c.name for c in preset_classes(args.preset))
     train = work / "scene_1"
-    prep = prepare_distillation(str(work / "teacher.cmkd"), str(train / "rgb.tif"), str(train / "hsi.tif"),
+    teacher = bench_teacher(parser, args.work_dir, args.preset)
+    prep = prepare_distillation(str(teacher), str(train / "rgb.tif"), str(train / "hsi.tif"),
                                 str(train / "dem.tif"), str(train / "labels.gpkg"))
     tests = [load_test_scene(work / f"scene_{s}", prep.teacher, prep.teacher_card, names)
              for s in args.test_seeds]

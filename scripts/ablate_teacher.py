@@ -40,7 +40,7 @@ import numpy as np
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import read_scene, softmax, teacher_logits  # noqa: E402
+from bench_distillation import bench_teacher, read_scene, softmax, teacher_logits  # noqa: E402
 from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
@@ -101,11 +101,8 @@ def main() -> int:
     args = parser.parse_args()
     for preset in args.presets:
         work = args.work_dir / preset
-        if not (work / "teacher.cmkd").exists():
-            parser.error(f"{work / 'teacher.cmkd'} is missing: run scripts/bench_distillation.py "
-                         f"--work-dir {args.work_dir} --presets {preset} --teacher-only first")
         names = tuple(c.name for c in preset_classes(preset))
-        _, card = load_model(work / "teacher.cmkd", "teacher")
+        _, card = load_model(bench_teacher(parser, args.work_dir, preset), "teacher")
         train, _ = read_scene(work / f"scene_{args.train_seed}", card, names, labels=True, data=DataConfig(seed=0))
         tests = {s: read_scene(work / f"scene_{s}", card, names) for s in args.test_seeds}
         for variant in args.variants:

@@ -106,6 +106,16 @@ def read_scene(scene_dir: Path, t_card, names: tuple[str, ...], labels: bool = F
     return scene, truth
 
 
+def bench_teacher(parser: argparse.ArgumentParser, work_dir: Path, preset: str) -> Path:
+    """The teacher this benchmark trained for ``preset`` in ``work_dir`` (the ablation and
+    map scripts' input), or a usage error saying how to make it."""
+    teacher = work_dir / preset / "teacher.cmkd"
+    if not teacher.exists():
+        parser.error(f"{teacher} is missing: run scripts/bench_distillation.py --work-dir "
+                     f"{work_dir} --presets {preset} --teacher-only first")
+    return teacher
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Class probabilities of (K, ...) logits (the ablation scripts' one copy)."""
     e = np.exp(logits - logits.max(axis=0, keepdims=True))

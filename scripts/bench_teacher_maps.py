@@ -42,7 +42,7 @@ from bench_distillation import simulate  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 
-from bench_distillation import read_scene  # noqa: E402
+from bench_distillation import bench_teacher, read_scene  # noqa: E402
 from cmkd_plugin.engine.classify.config import ClassifyConfig  # noqa: E402
 from cmkd_plugin.engine.classify.inference import refinement_radius  # noqa: E402
 from cmkd_plugin.engine.classify.inputs import dem_pixel_size_m  # noqa: E402
@@ -96,10 +96,7 @@ def main() -> int:
     rows = []
     for preset in args.presets:
         work = args.work_dir / preset
-        teacher = work / "teacher.cmkd"
-        if not teacher.exists():
-            parser.error(f"{teacher} is missing: run scripts/bench_distillation.py --work-dir "
-                         f"{args.work_dir} --presets {preset} --teacher-only first")
+        teacher = bench_teacher(parser, args.work_dir, preset)
         names = tuple(c.name for c in preset_classes(preset))
         k = len(names)
         _, t_card = load_model(teacher, expect_kind="teacher")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from cmkd_plugin.engine.models.guided import box_mean, guided_filter, refine_probabilities
+from cmkd_plugin.engine.models.guided import box_mean, guide_image, guided_filter, refine_probabilities
 from cmkd_plugin.engine.training.common import upsample_area
-from cmkd_plugin.engine.training.distill import guide_image, student_grid_logits
+from cmkd_plugin.engine.training.distill import student_grid_logits
 from cmkd_plugin.engine.models.card import ModalityCard
 
 

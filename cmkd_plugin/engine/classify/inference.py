@@ -72,7 +72,8 @@ def refinement_radius(card: ModelCard, grid_pixel_m: float, overlap_px: int,
     overlap of 32 px a 2 m teacher over 0.25 m RGB gets its full 8 px with the default
     per-pixel encoders, 7 px with 2-layer ones. Students, teachers without RGB, cards without
     a pixel size (or with one in degrees, from a geographic grid: the ratio is then taken as
-    below 2) and teachers at most twice as coarse as the RGB are not refined.
+    below 2) and models whose teacher is at most twice as coarse as the RGB are not refined;
+    nor are students unless ``students``.
     """
     if card.pixel_size_m is None or RGB not in card.architecture.modality_names:
         return 0
@@ -104,17 +105,13 @@ class RefinedMap:
         self.inner = inner
         self.card = inner.card
         self.radius = radius
-        rgb = self.card.modality(RGB)
-        self._rgb_stats = (rgb.mean, rgb.std)
+        self._rgb_card = {RGB: self.card.modality(RGB)}
 
     def predict(self, batch: Sequence[Mapping[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-        from ..models.guided import refine_probabilities
+        from ..models.guided import guide_image, refine_probabilities
 
         probs, valid = self.inner.predict(batch)
-        if RGB not in batch[0]:
-            return probs, valid
-        guide = normalise(np.stack([tile[RGB] for tile in batch]), *self._rgb_stats)
-        guide = np.nan_to_num(guide, nan=0.0, posinf=0.0, neginf=0.0)
+        guide = guide_image({RGB: np.stack([tile[RGB] for tile in batch])}, self._rgb_card)
         # Outside the model's valid pixels the probabilities carry no information: uniform, so
         # they pull their neighbours towards no class in particular.
         k = probs.shape[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..classify.config import DEVICES, REFINE_MODES, ClassifyConfig, Extent
 from ..feedback import Feedback
 
 HELP = ("Classify RGB (+ HSI/DEM for a teacher) with a model file, tile by tile; write classes, "
@@ -21,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile-size", type=int, default=256, help="window side in pixels (default 256)")
     parser.add_argument("--overlap", type=int, default=32, help="overlap of windows in pixels (default 32)")
     parser.add_argument("--batch-size", type=int, default=4, help="windows per forward pass (default 4)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--device", choices=DEVICES, default=DEVICES[0])
     parser.add_argument("--rgb-scaling", default="auto",
                         help="auto (detected), uint8, uint16, 10bit, 12bit, 14bit, unit, declared")
     parser.add_argument("--hsi-scaling", default="auto",
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dask-scheduler",
                         help="Dask scheduler address (tcp://host:8786) whose workers run the tiles; "
                              "empty: this machine")
-    parser.add_argument("--refine", choices=("teacher", "all", "none"), default="teacher",
+    parser.add_argument("--refine", choices=REFINE_MODES, default=REFINE_MODES[0],
                         help="refine the probabilities by the RGB inside each HSI pixel: teacher "
                              "(default), all (students too) or none")
     parser.add_argument("--output-classes", help="class raster (.tif)")
@@ -40,7 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
-    from ..classify.config import ClassifyConfig, Extent
     from ..classify.pipeline import classify
 
     config = ClassifyConfig(

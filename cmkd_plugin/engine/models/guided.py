@@ -12,8 +12,14 @@ closer to the 0.25 m truth than bilinear upsampling (README, *Sharper teacher ma
 
 from __future__ import annotations
 
+from typing import Mapping
+
+import numpy as np
 import torch
 from torch import Tensor
+
+from .card import ModalityCard
+from .preprocess import normalise
 
 #: Regularisation of the per-window fit, on inputs normalised to unit variance per band: the
 #: variance below which a window counts as flat. 0.01 (a tenth of a standard deviation)
@@ -76,6 +82,13 @@ def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float = GUIDED_E
     return (mean_a * guide[:, :, None]).sum(dim=1) + box_mean(b, radius)
 
 
+def guide_image(inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard]) -> np.ndarray:
+    """The guide: ``inputs`` ((C, H, W) or (B, C, H, W) raw arrays per modality) normalised
+    by their modality cards, every modality's bands stacked, nodata as 0 (the mean); float32."""
+    bands = [normalise(a, cards[n].mean, cards[n].std) for n, a in inputs.items()]
+    return np.nan_to_num(np.concatenate(bands, axis=-3), nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def refine_probabilities(guide: Tensor, probs: Tensor, radius: int,
                          eps: float = GUIDED_EPS) -> Tensor:
     """Class probabilities (B, K, H, W) refined by ``guide`` and made a distribution again
@@ -84,4 +97,4 @@ def refine_probabilities(guide: Tensor, probs: Tensor, radius: int,
     return q / q.sum(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-__all__ = ["GUIDED_EPS", "box_mean", "guided_filter", "refine_probabilities"]
+__all__ = ["GUIDED_EPS", "box_mean", "guide_image", "guided_filter", "refine_probabilities"]

@@ -312,14 +312,7 @@ def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: in
         out = crop_coarse(coarse, origins_fine, size_fine, 1)
         return before(out) if before is not None else out
     n = size_fine // factor
-    _, h, w = coarse.shape
-    crops = []
-    for r, c in origins_fine:
-        r0, c0 = r // factor, c // factor
-        rows = np.clip(np.arange(r0 - 1, r0 + n + 1), 0, h - 1)
-        cols = np.clip(np.arange(c0 - 1, c0 + n + 1), 0, w - 1)
-        crops.append(coarse[:, rows[:, None], cols[None, :]])
-    t = torch.from_numpy(np.ascontiguousarray(np.stack(crops), dtype=np.float32))
+    t = crop_padded(coarse, np.asarray(origins_fine) // factor - 1, n + 2)
     if before is not None:
         t = before(t)
     up = F.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)

@@ -33,9 +33,8 @@ from ..feedback import Feedback
 from ..geo.labels import UNLABELLED
 from ..geo.spectral import SpectralBands, SpectralMatchConfig, SpectralResampler
 from ..models.card import ModalityCard
-from ..models.guided import refine_probabilities
+from ..models.guided import guide_image, refine_probabilities
 from ..models.losses import block_distillation_loss, class_balanced_weights, distillation_loss
-from ..models.preprocess import normalise
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
 from .common import (WeightAverage, crop_coarse, crop_labels, crop_padded, labelled_pixels,
@@ -104,13 +103,6 @@ def student_grid_logits(coarse: np.ndarray, origins: np.ndarray, size: int, fact
         probs = refine_probabilities(g, wide, radius=factor)[
             :, :, margin:margin + size, margin:margin + size]
     return temperature * torch.log(probs.clamp_min(1e-12))
-
-
-def guide_image(inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard]) -> np.ndarray:
-    """(C, H, W) float32: the student's inputs normalised by their cards, nodata as 0 (the
-    mean), every modality's bands stacked — the guide of ``target_interpolation="guided"``."""
-    bands = [normalise(a, cards[n].mean, cards[n].std) for n, a in inputs.items()]
-    return np.nan_to_num(np.concatenate(bands), nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def multispectral_bands() -> SpectralBands:
@@ -347,6 +339,6 @@ def distil(
     return StudentResult(model, history, best.epoch)
 
 
-__all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil", "guide_image",
+__all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil",
            "multispectral_bands", "student_grid_logits",
            "selection_score", "simulate_multispectral", "validation_metrics"]

@@ -18,12 +18,11 @@ from qgis.core import (
     QgsProcessing,
 )
 
+from ...engine.classify.config import DEVICES, REFINE_MODES
 from ...engine.paths import resources_dir
 from ..base import CmkdAlgorithm
 from ..styling import style_on_load
 
-DEVICES = ["auto", "cpu", "cuda"]
-REFINE_MODES = ["teacher", "all", "none"]
 
 
 def bundled_models() -> list[str]:
@@ -91,11 +90,11 @@ class ClassifyAlgorithm(CmkdAlgorithm):
                 key, self.tr(label), QgsProcessingParameterNumber.Integer,
                 defaultValue=default, minValue=lo, maxValue=hi))
         self.add_advanced(QgsProcessingParameterEnum(
-            self.DEVICE, self.tr("Device"), options=DEVICES, defaultValue=DEVICES[0],
+            self.DEVICE, self.tr("Device"), options=list(DEVICES), defaultValue=DEVICES[0],
             usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterEnum(
             self.REFINE, self.tr("Refine the map by the RGB (teacher, all, none)"),
-            options=REFINE_MODES, defaultValue=REFINE_MODES[0], usesStaticStrings=True))
+            options=list(REFINE_MODES), defaultValue=REFINE_MODES[0], usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterString(
             self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; empty: "
                                          "this computer)"), optional=True))
