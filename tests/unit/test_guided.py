@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from cmkd_plugin.engine.models.guided import box_mean, guide_image, guided_filter, refine_probabilities
-from cmkd_plugin.engine.training.common import upsample_area
+from cmkd_plugin.engine.training.common import refined_classes, upsample_area
 from cmkd_plugin.engine.training.distill import student_grid_logits
 from cmkd_plugin.engine.models.card import ModalityCard
 
@@ -84,3 +84,22 @@ def test_the_guide_is_the_normalised_input_with_nodata_at_the_mean() -> None:
     g = guide_image({"rgb": rgb}, {"rgb": card})
     assert g.shape == (3, 4, 4) and np.isfinite(g).all()
     assert g[0, 1, 1] == pytest.approx(2.0) and g[:, 0, 0].tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_refined_classes_window_by_window_equal_refining_the_whole_raster(factor: int) -> None:
+    # A raster that is no whole number of teacher pixels or windows; sparse pixels asked for,
+    # some on the edges: each window's answer must be the whole raster's.
+    rng = np.random.default_rng(3)
+    h, w = 50, 38
+    coarse = (2 * rng.normal(size=(4, -(-h // factor), -(-w // factor)))).astype(np.float32)
+    guide = rng.normal(size=(3, h, w)).astype(np.float32)
+    mask = rng.random((h, w)) < 0.05
+    mask[0, 0] = mask[h - 1, w - 1] = mask[h - 1, 0] = True
+    up = torch.softmax(torch.from_numpy(upsample_area(coarse, factor, (h, w))), dim=0)
+    whole = refine_probabilities(torch.from_numpy(guide)[None], up[None], factor)[0].argmax(dim=0).numpy()
+    got = refined_classes(coarse, factor, guide, factor, mask, tile_px=16)
+    np.testing.assert_array_equal(got[mask], whole[mask])
+    assert (got[~mask] == 0).all()
+    # and the refinement changed something, or this would only test the upsampling
+    assert (whole != upsample_area(coarse, factor, (h, w)).argmax(axis=0)).any()

@@ -20,7 +20,11 @@ from cmkd_plugin.engine.errors import CancelledError, InputError
 from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.models.modelfile import load_model
 from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb
-from cmkd_plugin.engine.training.common import predict_area, upsample_area, upsample_targets
+from cmkd_plugin.engine.geo.labels import UNLABELLED
+from cmkd_plugin.engine.models.guided import guide_image
+from cmkd_plugin.engine.training.common import (predict_area, refined_classes, upsample_area,
+                                                upsample_targets)
+from cmkd_plugin.engine.training.metrics import evaluate
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig
 from cmkd_plugin.engine.training.data import load_scene
 from cmkd_plugin.engine.training.pipeline import (prepare_distillation, run_distillation,
@@ -124,6 +128,26 @@ def test_student_report_compares_teacher_student_baseline(scene: dict[str, Path]
     assert report["cost"]["student"]["flops_per_pixel"] < report["cost"]["teacher"]["flops_per_pixel"]
     for role in ("teacher", "student", "baseline"):
         assert set(report["metrics"][role]["per_class_f1"]) == set(CLASSES)
+
+
+def test_teacher_report_scores_its_map_refined_by_the_rgb(scene: dict[str, Path], tmp_path: Path) -> None:
+    # The report's teacher is the map cmkd:classify gives: logits upsampled to the RGB grid,
+    # refined by the RGB over one teacher pixel (the tiny scene's HSI is 4 RGB pixels wide).
+    run = run_teacher_training(str(scene["rgb"]), str(scene["hsi"]), str(scene["dem"]),
+                               str(scene["labels"]), str(tmp_path / "t.cmkd"), str(tmp_path / "t.html"),
+                               TINY_DATA, replace(TINY_TEACHER, epochs=2, members=1))
+    s = run.scene
+    assert s.factor == 4
+    inputs = {k: np.where(s.valid_coarse[None], v, np.nan) for k, v in s.teacher_inputs().items()}
+    logits = predict_area(run.model, inputs, {m.name: m for m in run.card.modalities})[0]
+    val = s.val_labels(coarse=False)
+    at = (val != UNLABELLED) & s.valid
+    guide = guide_image({"rgb": s.rgb}, {"rgb": run.card.modality("rgb")})
+    refined = refined_classes(logits, s.factor, guide, s.factor, at)
+    expected = evaluate(val, refined, s.class_names, s.valid)
+    assert run.outputs["TEACHER_OA"] == pytest.approx(expected["oa"])
+    assert run.report["metrics"]["teacher"]["pixels"] == int(at.sum())
+    assert "refined by the RGB" in (tmp_path / "t.html").read_text()
 
 
 def test_student_without_labels_scores_agreement_with_teacher(scene: dict[str, Path],

@@ -336,6 +336,45 @@ def upsample_area(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np
     return out[:, :h, :w]
 
 
+def refined_classes(coarse_logits: np.ndarray, factor: int, guide: np.ndarray, radius: int,
+                    mask: np.ndarray, tile_px: int = 256) -> np.ndarray:
+    """(H, W) classes of a teacher's (K, h, w) logits as ``cmkd:classify`` maps them: upsampled
+    bilinearly to the reference grid, made probabilities and refined by ``guide`` ((C, H, W),
+    normalised, e.g. :func:`~..models.guided.guide_image` of the RGB) with a guided filter of
+    ``radius`` (:func:`~..models.guided.refine_probabilities`); only at the pixels of ``mask``
+    (0 elsewhere).
+
+    Works window by window (``tile_px`` plus the filter's reach of two radii, cut at the
+    raster's edges like the filter's own windows), only where ``mask`` has pixels: equal to
+    refining the whole raster, in the memory of one window (sparse validation labels on a
+    large scene would otherwise need K full-resolution probability planes and their products).
+    """
+    from ..models.guided import refine_probabilities
+
+    h, w = mask.shape
+    reach = 2 * radius
+    out = np.zeros((h, w), dtype=np.int64)
+    for r in range(0, h, tile_px):
+        for c in range(0, w, tile_px):
+            inner = mask[r:r + tile_px, c:c + tile_px]
+            if not inner.any():
+                continue
+            r0, c0 = max(0, r - reach), max(0, c - reach)
+            r1, c1 = min(h, r + tile_px + reach), min(w, c + tile_px + reach)
+            # upsample_targets wants origins on whole teacher pixels and a square patch.
+            ar, ac = r0 - r0 % factor, c0 - c0 % factor
+            size = -(-max(r1 - ar, c1 - ac) // factor) * factor
+            origin = np.array([[ar, ac]])
+            logits = (upsample_targets(coarse_logits, origin, size, factor) if factor > 1
+                      else crop_padded(coarse_logits, origin, size))
+            probs = torch.softmax(logits[:, :, r0 - ar:r1 - ar, c0 - ac:c1 - ac], dim=1)
+            g = torch.from_numpy(np.ascontiguousarray(guide[:, r0:r1, c0:c1], dtype=np.float32))[None]
+            cls = refine_probabilities(g, probs, radius)[0].argmax(dim=0).numpy()
+            ih, iw = inner.shape
+            out[r:r + ih, c:c + iw] = cls[r - r0:r - r0 + ih, c - c0:c - c0 + iw]
+    return np.where(mask, out, 0)
+
+
 def upsample_mask(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
     """Nearest upsampling of a (h, w) bool mask; beyond whole teacher pixels is False."""
     big = np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)
@@ -349,6 +388,6 @@ __all__ = [
     "HSI", "MS", "RGB", "DEM", "single_threaded", "seed_everything", "modality_card",
     "normalise_batch", "crop_batch", "training_batch",
     "crop_coarse", "crop_labels", "crop_padded", "patch_origins", "labelled_pixels", "predict_area",
-    "upsample_targets",
+    "upsample_targets", "refined_classes",
     "upsample_area", "upsample_mask",
 ]

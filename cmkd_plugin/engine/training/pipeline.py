@@ -8,12 +8,14 @@ once per batch and write the model file, the HTML report and its JSON twin toget
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
+import torch
 
 from ..atomic import AtomicOutputs, check_writable
 from ..errors import InputError
@@ -21,9 +23,12 @@ from ..feedback import Feedback
 from ..geo.labels import UNLABELLED
 from ..geo.spectral import SpectralBands
 from ..models.card import ClassCard, ModalityCard, ModelCard, Provenance
+from ..models.config import RGB
+from ..models.guided import guide_image
 from ..models.modelfile import load_model, save_model
+from ..models.teacher import TeacherEnsemble
 from .baseline import train_baseline
-from .common import modality_card, predict_area, single_threaded, upsample_area
+from .common import modality_card, predict_area, refined_classes, single_threaded, upsample_area
 from .config import DataConfig, DistillConfig, TeacherTrainConfig
 from .data import SceneData, load_scene, read_class_table
 from .distill import (StudentResult, Targets, compute_targets, distil, multispectral_bands,
@@ -40,7 +45,9 @@ STUDENT_OVERLAP_PX = 16
 # a small tile keeps the timing short (the per-pixel cost does not depend on the tile).
 COST_TEACHER_TILE_PX = 48
 EVALUATION_TEXT = ("Metrics on the validation blocks of the labels (spatial blocks held out from "
-                   "training), on the RGB grid; the teacher's predictions are upsampled from its grid.")
+                   "training), on the RGB grid; the teacher's predictions are upsampled from its grid "
+                   "and, when it reads the RGB on a grid at least twice as coarse, refined by the RGB "
+                   "inside each of its pixels, as cmkd:classify refines its maps.")
 
 
 @dataclass
@@ -82,9 +89,36 @@ def prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.Pa
 
 
 def _reference_metrics(logits_coarse: np.ndarray, scene: SceneData, labels: np.ndarray,
-                       valid: np.ndarray) -> dict[str, Any]:
-    up = upsample_area(logits_coarse, scene.factor, scene.grid.shape)
-    return evaluate(labels, up.argmax(axis=0), scene.class_names, valid)
+                       valid: np.ndarray, guide: np.ndarray | None = None) -> dict[str, Any]:
+    """Metrics of a coarse model's map at ``labels``: its logits upsampled to the RGB grid, and
+    with ``guide`` refined by the RGB over one teacher pixel, as ``cmkd:classify`` maps them."""
+    if guide is None:
+        classes = upsample_area(logits_coarse, scene.factor, scene.grid.shape).argmax(axis=0)
+    else:
+        classes = refined_classes(logits_coarse, scene.factor, guide, scene.factor,
+                                  (labels != UNLABELLED) & valid)
+    return evaluate(labels, classes, scene.class_names, valid)
+
+
+def _teacher_guide(scene: SceneData, cards: Mapping[str, ModalityCard]) -> np.ndarray | None:
+    """The guide that refines a teacher's map, as :func:`~..classify.inference.refinement_radius`
+    decides for ``cmkd:classify``: the RGB normalised by the teacher's RGB card when the teacher
+    reads the RGB and its grid is at least twice as coarse; None otherwise."""
+    if scene.factor < 2 or RGB not in cards:
+        return None
+    return guide_image({RGB: scene.rgb}, {RGB: cards[RGB]})
+
+
+def _predict_teacher(model: Any, inputs: Mapping[str, np.ndarray],
+                     cards: Mapping[str, ModalityCard]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A teacher's logits over its grid and, for an ensemble, each member's (one pass each:
+    the ensemble's logits are combined from them exactly as :class:`TeacherEnsemble` does)."""
+    if not isinstance(model, TeacherEnsemble):
+        return predict_area(model, inputs, cards)[0], []
+    members = [predict_area(m, inputs, cards)[0] for m in model.members]
+    log_probs = torch.log_softmax(torch.from_numpy(np.stack(members)), dim=1)
+    combined = torch.logsumexp(log_probs, dim=0) - math.log(len(members))
+    return combined.numpy(), members
 
 
 def _classes(scene: SceneData) -> tuple[ClassCard, ...]:
@@ -119,11 +153,12 @@ def run_teacher_training(
     scene = load_scene(rgb, hsi, dem, labels, data, table, feedback=feedback.step(0, 10))
     result = train_teacher(scene, train, feedback.step(10, 92))
     inputs = {k: np.where(scene.valid_coarse[None], v, np.nan) for k, v in scene.teacher_inputs().items()}
-    logits, _, _ = predict_area(result.model, inputs, result.cards)
+    logits, member_logits = _predict_teacher(result.model, inputs, result.cards)
     val = scene.val_labels(coarse=False)
     if not (val != UNLABELLED).any():
         val = scene.train_labels(coarse=False)
-    metrics = {"teacher": _reference_metrics(logits, scene, val, scene.valid)}
+    guide = _teacher_guide(scene, result.cards)
+    metrics = {"teacher": _reference_metrics(logits, scene, val, scene.valid, guide)}
     feedback.progress(95)
     cost = {"teacher": model_cost(result.model, {k: v.shape[0] for k, v in inputs.items()}, COST_TEACHER_TILE_PX)}
     training = {"teacher": train.to_dict(), "data": {
@@ -133,8 +168,8 @@ def run_teacher_training(
         "class_weights": result.class_weights, "history": result.history,
         "split": scene.split.to_dict() if scene.split else {}}
     # An ensemble's members, each scored like the ensemble: what averaging them gave.
-    member_oa = [_reference_metrics(predict_area(m, inputs, result.cards)[0], scene, val, scene.valid)["oa"]
-                 for m in result.model.members] if train.members > 1 else None
+    member_oa = [_reference_metrics(m, scene, val, scene.valid, guide)["oa"]
+                 for m in member_logits] or None
     if member_oa:
         training["member_best_epochs"] = result.member_best_epochs
         training["member_validation_oa"] = member_oa
@@ -328,7 +363,9 @@ def finish_distillation(
             val_lab = train_lab
         assert val_lab is not None
         evaluation = EVALUATION_TEXT
-        metrics["teacher"] = _reference_metrics(targets.logits, scene, val_lab, scene.valid)
+        metrics["teacher"] = _reference_metrics(
+            targets.logits, scene, val_lab, scene.valid,
+            _teacher_guide(scene, {m.name: m for m in t_card.modalities}))
         if inter_metrics is not None:
             metrics["intermediate"] = inter_metrics
         metrics["student"] = evaluate(val_lab, s_logits.argmax(axis=0), scene.class_names, s_valid)

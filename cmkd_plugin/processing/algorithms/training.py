@@ -111,7 +111,9 @@ class TrainTeacherAlgorithm(_TrainingAlgorithm):
         "ever. 1 trains a single teacher.\n\n"
         "Outputs: the model file (weights and model card: inputs, band wavelengths, "
         "normalisation, classes and colours, training parameters and metrics) and an HTML "
-        "report (a JSON twin is written beside it)."
+        "report (a JSON twin is written beside it). The report scores the teacher's map on the "
+        "validation blocks as Classify minerals makes it: refined by the RGB inside each "
+        "hyperspectral pixel."
     )
     MEMBERS = "MEMBERS"
     METRICS = {"TEACHER_OA": "Teacher overall accuracy (validation)"}
