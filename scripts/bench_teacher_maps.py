@@ -45,7 +45,6 @@ import rasterio  # noqa: E402
 from bench_distillation import bench_teacher, read_scene  # noqa: E402
 from cmkd_plugin.engine.classify.config import ClassifyConfig  # noqa: E402
 from cmkd_plugin.engine.classify.inference import refinement_radius  # noqa: E402
-from cmkd_plugin.engine.classify.inputs import dem_pixel_size_m  # noqa: E402
 from cmkd_plugin.engine.classify.pipeline import classify  # noqa: E402
 from cmkd_plugin.engine.models.guided import refine_probabilities  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
@@ -76,7 +75,7 @@ def perfect_teacher_maps(scene_dir: Path, t_card, names: tuple[str, ...]) -> dic
     probs = upsample_area(onehot, f, shape)
     rgb = t_card.modality("rgb")
     guide = np.nan_to_num(normalise(scene.rgb, rgb.mean, rgb.std), nan=0.0)
-    radius = refinement_radius(t_card, dem_pixel_size_m(scene.grid), ClassifyConfig().overlap_px)
+    radius = refinement_radius(t_card, scene.grid.pixel_size_m, ClassifyConfig().overlap_px)
     refined = refine_probabilities(torch.from_numpy(guide)[None], torch.from_numpy(probs)[None],
                                    radius)[0].numpy().argmax(axis=0)
     return {"perfect_2m": nearest, "perfect_2m_refined": refined}

@@ -30,10 +30,22 @@ def class_map(n: int) -> np.ndarray:
     return (rows // cell + cols // cell) % 3
 
 
+# The same scene on a geographic grid (WGS 84) near 45° N: pixels of the same ground size.
+LON0, LAT0 = 15.0, 45.0
+M_PER_DEGREE = 111_320.0
+
+
 def write_scene(folder: Path, *, hsi_wavelengths: bool = True, hsi_origin: tuple[float, float] = (X0, Y0),
-                rng_seed: int = 0) -> dict[str, Path]:
-    """RGB (0.5 m), HSI (2 m, 12 bands) and DEM (2 m) of three classes; labels as points."""
+                rng_seed: int = 0, geographic: bool = False) -> dict[str, Path]:
+    """RGB (0.5 m), HSI (2 m, 12 bands) and DEM (2 m) of three classes; labels as points.
+    ``geographic``: every file in WGS 84 degrees instead of UTM metres, same ground pixels."""
     rng = np.random.default_rng(rng_seed)
+    crs, x0, y0 = CRS, X0, Y0
+    sx, sy = 1.0, 1.0  # CRS units per metre along x and y
+    if geographic:
+        crs, x0, y0 = "EPSG:4326", LON0, LAT0
+        sx, sy = 1.0 / (M_PER_DEGREE * np.cos(np.radians(LAT0))), 1.0 / M_PER_DEGREE
+        hsi_origin = (x0 + (hsi_origin[0] - X0) * sx, y0 + (hsi_origin[1] - Y0) * sy)
     folder.mkdir(parents=True, exist_ok=True)
     fine = class_map(SIZE)
     # RGB: classes differ only slightly (the student's hard case); HSI: clear spectral shapes.
@@ -47,27 +59,27 @@ def write_scene(folder: Path, *, hsi_wavelengths: bool = True, hsi_origin: tuple
     hsi = spectra[coarse].transpose(2, 0, 1) + rng.normal(0, 0.01, (WAVELENGTHS.size, n, n))
     dem = 100.0 + np.add.outer(np.arange(n), np.arange(n)) * 0.5
     paths = {"rgb": folder / "rgb.tif", "hsi": folder / "hsi.tif", "dem": folder / "dem.tif"}
-    profile = dict(driver="GTiff", crs=CRS, dtype="float32")
+    profile = dict(driver="GTiff", crs=crs, dtype="float32")
     with rasterio.open(paths["rgb"], "w", width=SIZE, height=SIZE, count=3,
-                       transform=from_origin(X0, Y0, RGB_RES, RGB_RES), **profile) as ds:
+                       transform=from_origin(x0, y0, RGB_RES * sx, RGB_RES * sy), **profile) as ds:
         ds.write(rgb.astype(np.float32))
     with rasterio.open(paths["hsi"], "w", width=n, height=n, count=WAVELENGTHS.size, nodata=np.nan,
-                       transform=from_origin(*hsi_origin, HSI_RES, HSI_RES), **profile) as ds:
+                       transform=from_origin(*hsi_origin, HSI_RES * sx, HSI_RES * sy), **profile) as ds:
         ds.write(hsi.astype(np.float32))
         if hsi_wavelengths:
             for b, wl in enumerate(WAVELENGTHS, start=1):
                 ds.update_tags(b, wavelength=f"{wl:.1f}", fwhm="20.0", wavelength_units="Nanometers")
                 ds.set_band_description(b, f"{wl:.1f} nm")
     with rasterio.open(paths["dem"], "w", width=n, height=n, count=1, nodata=-9999.0,
-                       transform=from_origin(X0, Y0, HSI_RES, HSI_RES), **profile) as ds:
+                       transform=from_origin(x0, y0, HSI_RES * sx, HSI_RES * sy), **profile) as ds:
         ds.write(dem[None].astype(np.float32))
     # Labels: points on a regular lattice of RGB pixel centres, class from the map.
     pts, names = [], []
     for r in range(2, SIZE, 5):
         for c in range(2, SIZE, 5):
-            pts.append(Point(X0 + (c + 0.5) * RGB_RES, Y0 - (r + 0.5) * RGB_RES))
+            pts.append(Point(x0 + (c + 0.5) * RGB_RES * sx, y0 - (r + 0.5) * RGB_RES * sy))
             names.append(CLASSES[fine[r, c]])
-    gdf = gpd.GeoDataFrame({"mineral": names}, geometry=pts, crs=CRS)
+    gdf = gpd.GeoDataFrame({"mineral": names}, geometry=pts, crs=crs)
     paths["labels"] = folder / "labels.gpkg"
     gdf.to_file(paths["labels"], driver="GPKG")
     return paths

@@ -37,6 +37,8 @@ torch.set_num_threads(1)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tiny_scene import CLASSES, CRS, WAVELENGTHS, X0, Y0, write_scene  # noqa: E402
 
+from cmkd_plugin.engine.classify.inference import refinement_radius  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -148,6 +150,24 @@ def test_teacher_report_scores_its_map_refined_by_the_rgb(scene: dict[str, Path]
     assert run.outputs["TEACHER_OA"] == pytest.approx(expected["oa"])
     assert run.report["metrics"]["teacher"]["pixels"] == int(at.sum())
     assert "refined by the RGB" in (tmp_path / "t.html").read_text()
+
+
+def test_a_geographic_scene_trains_like_a_projected_one(scene: dict[str, Path], tmp_path: Path) -> None:
+    # The same scene in WGS 84 degrees: slopes from the DEM, the card's pixel size and so the
+    # refinement of the teacher's map by cmkd:classify must be in metres, as on UTM.
+    geo = write_scene(tmp_path / "geo", geographic=True)
+    names = {"class_names": CLASSES}
+    utm_scene = load_scene(str(scene["rgb"]), str(scene["hsi"]), str(scene["dem"]), None, TINY_DATA, **names)
+    geo_scene = load_scene(str(geo["rgb"]), str(geo["hsi"]), str(geo["dem"]), None, TINY_DATA, **names)
+    slope_utm = utm_scene.teacher_inputs()["dem"][1]
+    slope_geo = geo_scene.teacher_inputs()["dem"][1]
+    assert np.nanmedian(slope_utm) == pytest.approx(19.5, abs=0.5)  # atan(0.25 * sqrt(2))
+    np.testing.assert_allclose(slope_geo, slope_utm, atol=0.5)
+    run = run_teacher_training(str(geo["rgb"]), str(geo["hsi"]), str(geo["dem"]), str(geo["labels"]),
+                               str(tmp_path / "t.cmkd"), str(tmp_path / "t.html"), TINY_DATA,
+                               replace(TINY_TEACHER, epochs=1, members=1))
+    assert run.card.pixel_size_m == pytest.approx(2.0, rel=1e-3)
+    assert refinement_radius(run.card, geo_scene.grid.pixel_size_m, 32) == 4
 
 
 def test_student_without_labels_scores_agreement_with_teacher(scene: dict[str, Path],

@@ -70,10 +70,10 @@ def refinement_radius(card: ModelCard, grid_pixel_m: float, overlap_px: int,
     (two radii) plus the model's receptive field stays inside the half overlap each tile
     gives up when stitched: the map then equals refining the whole raster. At the default
     overlap of 32 px a 2 m teacher over 0.25 m RGB gets its full 8 px with the default
-    per-pixel encoders, 7 px with 2-layer ones. Students, teachers without RGB, cards without
-    a pixel size (or with one in degrees, from a geographic grid: the ratio is then taken as
-    below 2) and models whose teacher is at most twice as coarse as the RGB are not refined;
-    nor are students unless ``students``.
+    per-pixel encoders, 7 px with 2-layer ones. Teachers without RGB, cards without a pixel
+    size and models whose teacher is at most twice as coarse as the RGB are not refined; nor
+    are students unless ``students``. Pixel sizes are ground metres
+    (:attr:`~..geo.grid.Grid.pixel_size_m`), on geographic grids too.
     """
     if card.pixel_size_m is None or RGB not in card.architecture.modality_names:
         return 0

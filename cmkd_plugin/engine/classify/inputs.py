@@ -25,8 +25,6 @@ from ..models.card import ModelCard
 from ..models.config import DEM, HSI, MS, RGB
 from ..models.preprocess import dem_features
 
-# Metres per degree on the equator: a DEM on a geographic grid gets an approximate pixel size.
-_M_PER_DEGREE = 111_320.0
 _ARGUMENT = {RGB: "--rgb / RGB", HSI: "--hsi / HSI", DEM: "--dem / DEM"}
 
 
@@ -42,17 +40,6 @@ def tolerates_missing_modalities(card: ModelCard) -> bool:
         return explicit
     dropout = card.training.get("modality_dropout", 0.0)
     return isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and dropout > 0.0
-
-
-def dem_pixel_size_m(grid: Grid) -> float:
-    """Ground size of a grid pixel in metres (approximate on a geographic CRS)."""
-    size = float(min(grid.res))
-    if grid.crs.is_geographic:
-        lat = (grid.bounds.bottom + grid.bounds.top) / 2.0
-        size *= _M_PER_DEGREE * max(np.cos(np.radians(lat)), 1e-3)
-    else:
-        size *= float(grid.crs.linear_units_factor[1]) if grid.crs.linear_units_factor else 1.0
-    return size
 
 
 @dataclass
@@ -135,7 +122,7 @@ class ModelInputs:
                     f"({self._hsi.bands.source}) resampled to the model's {len(target)} bands.")
             if DEM in used:
                 self._dem = AlignedReader(dem, grid, DEM_CONFIG)  # type: ignore[arg-type]
-                self._dem_pixel_m = dem_pixel_size_m(grid)
+                self._dem_pixel_m = grid.pixel_size_m
         except BaseException:
             self.close()
             raise

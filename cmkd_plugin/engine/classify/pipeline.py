@@ -165,10 +165,9 @@ def refined_predictor(predictor: Any, card: Any, area: Grid, config: ClassifyCon
     """``predictor``, wrapped in :class:`~.inference.RefinedMap` when ``config.refine`` asks
     for its kind and it is (or was distilled from) a teacher coarser than the RGB."""
     from .inference import RefinedMap, refinement_radius
-    from .inputs import dem_pixel_size_m
 
     radius = (0 if config.refine == "none" else
-              refinement_radius(card, dem_pixel_size_m(area), config.overlap_px,
+              refinement_radius(card, area.pixel_size_m, config.overlap_px,
                                 students=config.refine == "all"))
     if radius == 0:
         return predictor

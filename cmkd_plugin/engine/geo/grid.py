@@ -66,6 +66,10 @@ def require_band_count(dataset: Any, role: str, expected: int, hint: str = "") -
         )
 
 
+#: Metres per degree on the equator (geographic grids get an approximate ground pixel size).
+M_PER_DEGREE = 111_320.0
+
+
 @dataclass(frozen=True)
 class Grid:
     """A raster grid: CRS, affine transform (pixel -> CRS) and size in pixels.
@@ -105,6 +109,19 @@ class Grid:
     def res(self) -> tuple[float, float]:
         """Pixel size ``(x, y)`` in CRS units (positive)."""
         return abs(self.transform.a), abs(self.transform.e)
+
+    @property
+    def pixel_size_m(self) -> float:
+        """Ground size of a pixel in metres, the smaller side: the CRS units scaled to metres, or
+        on a geographic CRS degrees (of longitude at the grid's middle latitude) times the
+        metres of a degree on the equator: approximate, but what slopes and the ratio of a
+        teacher's pixel to the RGB's need."""
+        rx, ry = self.res
+        if self.crs.is_geographic:
+            lat = (self.bounds.bottom + self.bounds.top) / 2.0
+            return min(rx * max(math.cos(math.radians(lat)), 1e-3), ry) * M_PER_DEGREE
+        factor = self.crs.linear_units_factor
+        return min(rx, ry) * (float(factor[1]) if factor else 1.0)
 
     @property
     def bounds(self) -> BoundingBox:

@@ -292,7 +292,7 @@ def load_scene(
     elif dem is not None:
         factor = resolution_factor(grid, dem, "DEM")
     tgrid = coarse_grid(grid, factor)
-    feedback.info(f"Reference grid {grid.width} x {grid.height} px at {grid.res[0]:g} m; teacher "
+    feedback.info(f"Reference grid {grid.width} x {grid.height} px at {grid.pixel_size_m:.3g} m; teacher "
                   f"grid {tgrid.width} x {tgrid.height} px ({factor} x {factor} RGB pixels each).")
 
     with AlignedReader(rgb, grid, RGB_CONFIG) as reader:
@@ -315,7 +315,7 @@ def load_scene(
     if dem is not None:
         with AlignedReader(dem, tgrid, DEM_CONFIG) as reader:
             dwin = reader.read(tgrid.full_window)
-        dem_arr = dem_features(dwin.data[0], float(min(tgrid.res)))
+        dem_arr = dem_features(dwin.data[0], tgrid.pixel_size_m)
         valid_coarse &= np.isfinite(dem_arr).all(axis=0)
     if not valid_coarse.any():
         raise InputError(

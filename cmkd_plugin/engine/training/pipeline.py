@@ -184,7 +184,7 @@ def run_teacher_training(
         kind="teacher", architecture=result.model.config,
         modalities=tuple(result.cards[m] for m in result.model.config.modality_names),
         classes=_classes(scene), tile_size_px=TEACHER_TILE_PX, tile_overlap_px=TEACHER_OVERLAP_PX,
-        provenance=Provenance.now(scene.sources), pixel_size_m=float(min(scene.teacher_grid.res)),
+        provenance=Provenance.now(scene.sources), pixel_size_m=scene.teacher_grid.pixel_size_m,
         training=training, metrics=headline)
     report = build_report("CMKD Survey teacher training", scene.class_names, metrics, cost,
                           EVALUATION_TEXT, inputs=scene.sources, training=training)
@@ -399,7 +399,7 @@ def finish_distillation(
         kind="student", architecture=student.model.config, modalities=(student_cards["rgb"],),
         classes=t_card.classes, tile_size_px=STUDENT_TILE_PX, tile_overlap_px=STUDENT_OVERLAP_PX,
         provenance=Provenance.now({**scene.sources, "teacher": os.path.basename(str(teacher))}),
-        pixel_size_m=float(min(scene.grid.res)), training=training,
+        pixel_size_m=scene.grid.pixel_size_m, training=training,
         metrics={k: v for k, v in h.items() if v is not None})
     save_outputs(student.model, card, report, paths)
     feedback.progress(100)
