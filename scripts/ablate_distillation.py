@@ -87,6 +87,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # Those probabilities refined by the student's RGB with a guided filter (edges inside each
     # teacher pixel).
     "guided": ({**T1, "target_interpolation": "guided"}, False),
+    # Students (and their baselines) twice as wide / half as wide as the default 32 channels.
+    "width64": ({**T1, "encoder_width": 64}, True),
+    "width16": ({**T1, "encoder_width": 16}, True),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:

@@ -16,7 +16,11 @@ benchmark. Variants:
 * ``epochs100``: one teacher trained 100 epochs without early stopping before the last;
 * ``self<C>``: self-training — a seed-0 teacher, then a second one trained on the labels plus
   the first one's classes wherever its top probability is at least C (outside the validation
-  blocks).
+  blocks); ``selfens<N>_<C>``: the same with the ensemble of N (seeds 0 … N−1) both times
+  (``selfens<N>s<S>_<C>``: seeds S … S+N−1).
+
+``--refine`` scores the maps as ``cmkd:classify`` makes them: the probabilities refined by the
+RGB over one teacher pixel (README, *Sharper teacher maps*).
 
 Usage::
 
@@ -44,7 +48,8 @@ from bench_distillation import bench_teacher, read_scene, softmax, teacher_logit
 from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.training.common import upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.models.guided import guide_image  # noqa: E402
+from cmkd_plugin.engine.training.common import refined_classes, upsample_area, upsample_mask  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.teacher import TeacherResult, train_teacher  # noqa: E402
@@ -72,6 +77,20 @@ def self_trained(scene, min_confidence: float) -> TeacherResult:
     return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), SINGLE)
 
 
+def self_trained_ensemble(scene, members: int, min_confidence: float, seed: int = 0) -> TeacherResult:
+    """The product's ensemble (seeds ``seed`` … ``seed`` + members − 1), retrained on the labels
+    plus its own confident classes (the same members' seeds)."""
+    config = TeacherTrainConfig(members=members, seed=seed)
+    first = train_teacher(scene, config)
+    z, valid = logits(first, scene)
+    probs = softmax(z)
+    confident = valid & (probs.max(axis=0) >= min_confidence) & (scene.val_labels(coarse=True) == UNLABELLED)
+    train = scene.train_labels(coarse=True)
+    labels = np.where(train != UNLABELLED, train, np.where(confident, probs.argmax(axis=0), UNLABELLED))
+    print(f"self-training: {int(confident.sum())} pseudo-labelled teacher pixels", file=sys.stderr)
+    return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), config)
+
+
 def teacher(variant: str, scene, work: Path) -> TeacherResult:
     if variant == "benchmark":
         model, card = load_model(work / "teacher.cmkd", "teacher")
@@ -83,6 +102,10 @@ def teacher(variant: str, scene, work: Path) -> TeacherResult:
         return train_teacher(scene, TeacherTrainConfig(members=int(members), seed=int(first or 0)))
     if variant == "epochs100":
         return train_teacher(scene, replace(SINGLE, epochs=100, patience_epochs=100))
+    if variant.startswith("selfens"):  # selfens<N>[s<S>]_<C>: an ensemble of N, self-trained at C
+        size, _, confidence = variant[7:].partition("_")
+        members, _, first = size.partition("s")
+        return self_trained_ensemble(scene, int(members), float(confidence), int(first or 0))
     if variant.startswith("self"):
         return self_trained(scene, float(variant[4:]))
     raise SystemExit(f"unknown variant {variant!r}")
@@ -98,6 +121,8 @@ def main() -> int:
     parser.add_argument("--interpolate", choices=["logits", "probabilities"], default="logits",
                         help="what is upsampled onto the truth's grid before the arg-max (the "
                              "benchmark: logits)")
+    parser.add_argument("--refine", action="store_true",
+                        help="refine the probabilities by the RGB, as cmkd:classify does")
     args = parser.parse_args()
     for preset in args.presets:
         work = args.work_dir / preset
@@ -115,9 +140,14 @@ def main() -> int:
                 if args.interpolate == "probabilities":
                     z = softmax(z)
                 mask = upsample_mask(valid, scene.factor, scene.grid.shape) & scene.valid
-                pred = upsample_area(z, scene.factor, scene.grid.shape).argmax(axis=0)
+                if args.refine:
+                    guide = guide_image({"rgb": scene.rgb}, {"rgb": result.cards["rgb"]})
+                    pred = refined_classes(z, scene.factor, guide, scene.factor, mask)
+                else:
+                    pred = upsample_area(z, scene.factor, scene.grid.shape).argmax(axis=0)
                 oa[str(seed)] = evaluate(truth, pred, names, mask)["oa"]
-            row = {"preset": preset, "variant": variant, "interpolate": args.interpolate, "teacher_oa": oa,
+            row = {"preset": preset, "variant": variant, "interpolate": args.interpolate,
+                   "refined": args.refine, "teacher_oa": oa,
                    "mean_oa": float(np.mean(list(oa.values()))),
                    "best_epochs": result.member_best_epochs or [result.best_epoch]}
             print(json.dumps(row), flush=True)
