@@ -57,6 +57,8 @@ def write_raster(path: Path, data: np.ndarray, *, crs: str | None = UTM, pixel_m
         profile["crs"] = crs
     if nodata is not None:
         profile["nodata"] = nodata
+    if bands == 4:  # four bands of bytes would be RGB + alpha by GDAL's default: four data bands
+        profile["photometric"] = "MINISBLACK"
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
         for i, d in enumerate(descriptions or (), start=1):

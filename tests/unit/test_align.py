@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from pyproj import Transformer
 from rasterio.crs import CRS
+from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
 from rasterio.warp import Resampling, reproject
 
@@ -226,11 +227,13 @@ def test_raster_without_crs_is_refused(tmp_path: Path) -> None:
 
 def test_band_counts_are_checked_with_a_fix(tmp_path: Path) -> None:
     grid = Grid.from_raster(reference(tmp_path))
-    four = write(tmp_path / "x.tif", np.ones((4, 40, 60), np.uint8), UTM, grid.transform)
+    four = write(tmp_path / "x.tif", np.ones((4, 40, 60), np.uint8), UTM, grid.transform,
+                 photometric="MINISBLACK")  # four data bands, not RGB + alpha
     with pytest.raises(InputError) as err:
         AlignedReader(four, grid, RGB_CONFIG)
-    assert str(err.value) == ("RGB must have 3 bands; 'x.tif' has 4 — choose the three visible "
-                              "bands (red, green, blue).")
+    assert str(err.value) == ("RGB must have 3 bands; 'x.tif' has 4 — keep only the red, green "
+                              "and blue bands (e.g. GDAL's Translate with bands 1, 2, 3); a fourth "
+                              "band marked as alpha is read as the mask.")
     one = write(tmp_path / "one.tif", np.ones((1, 40, 60), np.uint8), UTM, grid.transform)
     with pytest.raises(InputError, match="has 1"):
         AlignedReader(one, grid, RGB_CONFIG)
@@ -290,3 +293,38 @@ def _utm_of(ds) -> tuple[float, float]:
     to_utm = Transformer.from_crs(ds.crs.to_string(), "EPSG:32633", always_xy=True)
     x, y = to_utm.transform(ds.bounds.left + 20_000, ds.bounds.top - 20_000)
     return float(x), float(y)
+
+
+@pytest.mark.parametrize("mask", ["alpha", "internal"])
+@pytest.mark.parametrize("warped", [False, True])
+def test_an_alpha_band_or_internal_mask_masks_the_rgb(tmp_path: Path, mask: str, warped: bool) -> None:
+    # Orthomosaics mark their borders with an alpha band (RGBA) or an internal mask over black
+    # pixels: those pixels are nodata, read directly on the grid or warped onto another one.
+    grid = Grid.from_raster(reference(tmp_path))
+    rgb = np.full((3, 40, 60), 120, np.uint8)
+    rgb[:, :, :10] = 0
+    alpha = np.full((40, 60), 255, np.uint8)
+    alpha[:, :10] = 0
+    path = tmp_path / f"{mask}.tif"
+    if mask == "alpha":
+        write(path, np.concatenate([rgb, alpha[None]]), UTM, grid.transform, photometric="RGB")
+        with rasterio.open(path, "r+") as ds:
+            ds.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+    else:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+            write(path, rgb, UTM, grid.transform)
+            with rasterio.open(path, "r+") as ds:
+                ds.write_mask(alpha)
+    target = grid
+    if warped:  # half a pixel east: no longer on the grid, read through the warper
+        t = grid.transform
+        target = Grid(grid.crs, from_origin(t.c + RES / 2, t.f, RES, RES), 50, 40)
+    with AlignedReader(path, target, RGB_CONFIG) as reader:
+        assert reader.bands == (1, 2, 3)
+        win = reader.read(target.full_window)
+    assert win.data.shape == (3, 40, target.width)
+    # Pixel centres in source columns; the bilinear warp leaves masked source pixels out of
+    # its kernel, so a pixel is valid once its centre is past the last masked pixel's (9.5).
+    centres = np.arange(target.width) + 0.5 + (0.5 if warped else 0.0)
+    assert (win.valid == (centres > 9.5)[None, :]).all()
+    np.testing.assert_allclose(win.data[:, win.valid], 120 / 255, rtol=1e-5)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from rasterio.enums import ColorInterp
 import torch
 from affine import Affine
 from rasterio.crs import CRS
@@ -64,6 +65,8 @@ def write_rgb(path: Path, h: int, w: int, seed: int = 0, *, pixel_m: float = 1.0
         profile["crs"] = crs
     if nodata is not None:
         profile["nodata"] = nodata
+    if bands == 4:  # four bands of bytes would be RGB + alpha by GDAL's default: four data bands
+        profile["photometric"] = "MINISBLACK"
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(data)
     return path
@@ -437,6 +440,31 @@ def test_nodata_in_any_input_is_nodata_in_every_output(tmp_path: Path,
     np.testing.assert_array_equal(nodata, expected)
     assert np.isnan(probs[:, nodata]).all() and np.isfinite(probs[:, ~nodata]).all()
     assert np.isnan(conf[:, nodata]).all() and np.isfinite(conf[:, ~nodata]).all()
+
+
+def test_an_rgba_orthomosaic_is_classified_with_its_alpha_as_the_mask(tmp_path: Path) -> None:
+    # Drone orthomosaics come as RGB + alpha, black where nothing was flown: those pixels are
+    # nodata in every output, the rest is classified as the same RGB without the alpha.
+    rgb = write_rgb(tmp_path / "rgb.tif", 120, 140)
+    with rasterio.open(rgb) as src:
+        data, profile = src.read(), src.profile
+    alpha = np.full((120, 140), 255, np.uint8)
+    alpha[:, :30] = 0
+    alpha[100:, :] = 0
+    data[:, alpha == 0] = 0
+    rgba = tmp_path / "rgba.tif"
+    with rasterio.open(rgba, "w", **{**profile, "count": 4, "photometric": "RGB"}) as dst:
+        dst.write(np.concatenate([data, alpha[None]]))
+        dst.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+    model = student_file(tmp_path / "student.safetensors")
+    classify(model, rgba, config=SMALL, output_classes=tmp_path / "a.tif")
+    classify(model, rgb, config=SMALL, output_classes=tmp_path / "b.tif")
+    with_alpha, plain = read(tmp_path / "a.tif")[0], read(tmp_path / "b.tif")[0]
+    np.testing.assert_array_equal(with_alpha == 255, alpha == 0)
+    # away from the mask's edge (the student's receptive field) the classes are the RGB's
+    inner = np.zeros_like(alpha, bool)
+    inner[:95, 35:] = True
+    np.testing.assert_array_equal(with_alpha[inner], plain[inner])
 
 
 def test_tiles_entirely_in_nodata_are_skipped(tmp_path: Path) -> None:

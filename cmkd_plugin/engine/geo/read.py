@@ -4,7 +4,8 @@ A source in another CRS, resolution or extent is warped on the fly through
 ``rasterio.vrt.WarpedVRT`` (only the source pixels a window needs are read); a source already on
 the grid, or shifted by whole pixels in the same CRS and resolution, is read directly without
 resampling. Values come back as float32 after scaling, NaN where invalid; a pixel is valid when
-its bands are finite (declared nodata, NaN and everything outside the source extent are not).
+its bands are finite (declared nodata, NaN, pixels masked by an alpha band or an internal mask —
+as orthomosaics mark their borders — and everything outside the source extent are not).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+from rasterio.enums import ColorInterp, MaskFlags
 
 from ..errors import InputError
 from .grid import (
@@ -59,7 +61,9 @@ class ReaderConfig:
 
 
 RGB_CONFIG = ReaderConfig(role="RGB", kind=InputKind.RGB, expected_bands=3,
-                          band_hint="choose the three visible bands (red, green, blue)")
+                          band_hint="keep only the red, green and blue bands (e.g. GDAL's Translate "
+                                    "with bands 1, 2, 3); a fourth band marked as alpha is read as "
+                                    "the mask")
 DEM_CONFIG = ReaderConfig(role="DEM", kind=InputKind.ELEVATION, expected_bands=1,
                           band_hint="choose the elevation band")
 HSI_CONFIG = ReaderConfig(role="HSI", kind=InputKind.REFLECTANCE)
@@ -127,6 +131,8 @@ class AlignedReader:
                     f"Unknown resampling '{config.resampling}'; use bilinear, cubic or nearest."
                 ) from None
             self.nodata = self._ds.nodata
+            self._masked = any(MaskFlags.per_dataset in self._ds.mask_flag_enums[b - 1]
+                               for b in self.bands)
             self._offset = (_integer_offset(self._ds.transform, grid)
                             if self._ds.crs == grid.crs else None)
             self._vrt = None
@@ -162,9 +168,13 @@ class AlignedReader:
                     + "."
                 )
             return bands
-        if c.expected_bands is not None:
+        # An alpha band (RGBA orthomosaics) is a validity mask, not data: it is left out of the
+        # bands and serves through the dataset mask (``_masked``).
+        bands = tuple(b for b, ci in enumerate(self._ds.colorinterp, start=1)
+                      if ci != ColorInterp.alpha) or tuple(range(1, self._ds.count + 1))
+        if c.expected_bands is not None and len(bands) != c.expected_bands:
             require_band_count(self._ds, c.role, c.expected_bands, c.band_hint)
-        return tuple(range(1, self._ds.count + 1))
+        return bands
 
     @property
     def dataset(self) -> Any:
@@ -203,10 +213,14 @@ class AlignedReader:
         r1 = min(sr0 + window.height, self._ds.height)
         if c1 <= c0 or r1 <= r0:
             return out
-        raw = self._ds.read(indexes=list(self.bands), window=Window(c0, r0, c1 - c0, r1 - r0))
+        src_window = Window(c0, r0, c1 - c0, r1 - r0)
+        raw = self._ds.read(indexes=list(self.bands), window=src_window)
         part = raw.astype(np.float32)
         if self.nodata is not None and not np.isnan(self.nodata):
             part[raw == np.asarray(self.nodata).astype(raw.dtype)] = np.nan
+        if self._masked:
+            # An alpha band or an internal mask (the warped path honours them through GDAL).
+            part[self._ds.read_masks(indexes=list(self.bands), window=src_window) == 0] = np.nan
         out[:, r0 - sr0:r1 - sr0, c0 - sc0:c1 - sc0] = part
         return out
 
