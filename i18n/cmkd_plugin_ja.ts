@@ -263,8 +263,8 @@ Outputs: classes (colour table and class names, loaded with a legend), probabili
       <translation>マッピング</translation>
     </message>
     <message>
-      <source>RGB image (3 bands)</source>
-      <translation>RGB 画像（3 バンド）</translation>
+      <source>RGB image (3 bands, or RGB + alpha)</source>
+      <translation>RGB 画像（3 バンド、または RGB + アルファ）</translation>
     </message>
     <message>
       <source>Survey data</source>

@@ -86,7 +86,7 @@ class CmkdAlgorithm(QgsProcessingAlgorithm):
         from qgis.core import QgsProcessingParameterRasterLayer
 
         self.addParameter(QgsProcessingParameterRasterLayer(
-            "RGB", self.tr("RGB image (3 bands)")))
+            "RGB", self.tr("RGB image (3 bands, or RGB + alpha)")))
         self.addParameter(QgsProcessingParameterRasterLayer(
             "HSI", self.tr("Hyperspectral image (HSI, with band wavelengths)"),
             optional=hsi_optional))
