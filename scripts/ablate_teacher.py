@@ -48,7 +48,6 @@ from bench_distillation import bench_teacher, read_scene, softmax, teacher_logit
 from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.models.guided import guide_image  # noqa: E402
 from cmkd_plugin.engine.training.common import refined_classes, upsample_area, upsample_mask  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
@@ -141,8 +140,8 @@ def main() -> int:
                     z = softmax(z)
                 mask = upsample_mask(valid, scene.factor, scene.grid.shape) & scene.valid
                 if args.refine:
-                    guide = guide_image({"rgb": scene.rgb}, {"rgb": result.cards["rgb"]})
-                    pred = refined_classes(z, scene.factor, guide, scene.factor, mask)
+                    pred = refined_classes(z, scene.factor, {"rgb": scene.rgb},
+                                           {"rgb": result.cards["rgb"]}, scene.factor, mask)
                 else:
                     pred = upsample_area(z, scene.factor, scene.grid.shape).argmax(axis=0)
                 oa[str(seed)] = evaluate(truth, pred, names, mask)["oa"]

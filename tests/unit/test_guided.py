@@ -93,12 +93,14 @@ def test_refined_classes_window_by_window_equal_refining_the_whole_raster(factor
     rng = np.random.default_rng(3)
     h, w = 50, 38
     coarse = (2 * rng.normal(size=(4, -(-h // factor), -(-w // factor)))).astype(np.float32)
-    guide = rng.normal(size=(3, h, w)).astype(np.float32)
+    rgb = (100 + 20 * rng.normal(size=(3, h, w))).astype(np.float32)
+    card = ModalityCard("rgb", ("red", "green", "blue"), (100.0, 100.0, 100.0), (20.0, 20.0, 20.0))
+    guide = guide_image({"rgb": rgb}, {"rgb": card})
     mask = rng.random((h, w)) < 0.05
     mask[0, 0] = mask[h - 1, w - 1] = mask[h - 1, 0] = True
     up = torch.softmax(torch.from_numpy(upsample_area(coarse, factor, (h, w))), dim=0)
     whole = refine_probabilities(torch.from_numpy(guide)[None], up[None], factor)[0].argmax(dim=0).numpy()
-    got = refined_classes(coarse, factor, guide, factor, mask, tile_px=16)
+    got = refined_classes(coarse, factor, {"rgb": rgb}, {"rgb": card}, factor, mask, tile_px=16)
     np.testing.assert_array_equal(got[mask], whole[mask])
     assert (got[~mask] == 0).all()
     # and the refinement changed something, or this would only test the upsampling

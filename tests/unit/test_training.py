@@ -21,7 +21,6 @@ from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.models.modelfile import load_model
 from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb
 from cmkd_plugin.engine.geo.labels import UNLABELLED
-from cmkd_plugin.engine.models.guided import guide_image
 from cmkd_plugin.engine.training.common import (predict_area, refined_classes, upsample_area,
                                                 upsample_targets)
 from cmkd_plugin.engine.training.metrics import evaluate
@@ -144,8 +143,8 @@ def test_teacher_report_scores_its_map_refined_by_the_rgb(scene: dict[str, Path]
     logits = predict_area(run.model, inputs, {m.name: m for m in run.card.modalities})[0]
     val = s.val_labels(coarse=False)
     at = (val != UNLABELLED) & s.valid
-    guide = guide_image({"rgb": s.rgb}, {"rgb": run.card.modality("rgb")})
-    refined = refined_classes(logits, s.factor, guide, s.factor, at)
+    refined = refined_classes(logits, s.factor, {"rgb": s.rgb}, {"rgb": run.card.modality("rgb")},
+                              s.factor, at)
     expected = evaluate(val, refined, s.class_names, s.valid)
     assert run.outputs["TEACHER_OA"] == pytest.approx(expected["oa"])
     assert run.report["metrics"]["teacher"]["pixels"] == int(at.sum())

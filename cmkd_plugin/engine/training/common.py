@@ -336,20 +336,21 @@ def upsample_area(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np
     return out[:, :h, :w]
 
 
-def refined_classes(coarse_logits: np.ndarray, factor: int, guide: np.ndarray, radius: int,
-                    mask: np.ndarray, tile_px: int = 256) -> np.ndarray:
+def refined_classes(coarse_logits: np.ndarray, factor: int, guide: Mapping[str, np.ndarray],
+                    guide_cards: Mapping[str, ModalityCard], radius: int, mask: np.ndarray,
+                    tile_px: int = 256) -> np.ndarray:
     """(H, W) classes of a teacher's (K, h, w) logits as ``cmkd:classify`` maps them: upsampled
-    bilinearly to the reference grid, made probabilities and refined by ``guide`` ((C, H, W),
-    normalised, e.g. :func:`~..models.guided.guide_image` of the RGB) with a guided filter of
-    ``radius`` (:func:`~..models.guided.refine_probabilities`); only at the pixels of ``mask``
-    (0 elsewhere).
+    bilinearly to the reference grid, made probabilities and refined with a guided filter of
+    ``radius`` (:func:`~..models.guided.refine_probabilities`) by ``guide``, raw (C, H, W)
+    inputs normalised by ``guide_cards`` (:func:`~..models.guided.guide_image`; e.g. the RGB);
+    only at the pixels of ``mask`` (0 elsewhere).
 
     Works window by window (``tile_px`` plus the filter's reach of two radii, cut at the
     raster's edges like the filter's own windows), only where ``mask`` has pixels: equal to
     refining the whole raster, in the memory of one window (sparse validation labels on a
     large scene would otherwise need K full-resolution probability planes and their products).
     """
-    from ..models.guided import refine_probabilities
+    from ..models.guided import guide_image, refine_probabilities
 
     h, w = mask.shape
     reach = 2 * radius
@@ -368,7 +369,8 @@ def refined_classes(coarse_logits: np.ndarray, factor: int, guide: np.ndarray, r
             logits = (upsample_targets(coarse_logits, origin, size, factor) if factor > 1
                       else crop_padded(coarse_logits, origin, size))
             probs = torch.softmax(logits[:, :, r0 - ar:r1 - ar, c0 - ac:c1 - ac], dim=1)
-            g = torch.from_numpy(np.ascontiguousarray(guide[:, r0:r1, c0:c1], dtype=np.float32))[None]
+            g = torch.from_numpy(guide_image({k: v[:, r0:r1, c0:c1] for k, v in guide.items()},
+                                             guide_cards))[None]
             cls = refine_probabilities(g, probs, radius)[0].argmax(dim=0).numpy()
             ih, iw = inner.shape
             out[r:r + ih, c:c + iw] = cls[r - r0:r - r0 + ih, c - c0:c - c0 + iw]

@@ -24,7 +24,6 @@ from ..geo.labels import UNLABELLED
 from ..geo.spectral import SpectralBands
 from ..models.card import ClassCard, ModalityCard, ModelCard, Provenance
 from ..models.config import RGB
-from ..models.guided import guide_image
 from ..models.modelfile import load_model, save_model
 from ..models.teacher import TeacherEnsemble
 from .baseline import train_baseline
@@ -89,24 +88,23 @@ def prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.Pa
 
 
 def _reference_metrics(logits_coarse: np.ndarray, scene: SceneData, labels: np.ndarray,
-                       valid: np.ndarray, guide: np.ndarray | None = None) -> dict[str, Any]:
+                       valid: np.ndarray, rgb_card: ModalityCard | None = None) -> dict[str, Any]:
     """Metrics of a coarse model's map at ``labels``: its logits upsampled to the RGB grid, and
-    with ``guide`` refined by the RGB over one teacher pixel, as ``cmkd:classify`` maps them."""
-    if guide is None:
+    with ``rgb_card`` refined by the RGB (normalised by that card) over one teacher pixel, as
+    ``cmkd:classify`` maps them."""
+    if rgb_card is None:
         classes = upsample_area(logits_coarse, scene.factor, scene.grid.shape).argmax(axis=0)
     else:
-        classes = refined_classes(logits_coarse, scene.factor, guide, scene.factor,
-                                  (labels != UNLABELLED) & valid)
+        classes = refined_classes(logits_coarse, scene.factor, {RGB: scene.rgb}, {RGB: rgb_card},
+                                  scene.factor, (labels != UNLABELLED) & valid)
     return evaluate(labels, classes, scene.class_names, valid)
 
 
-def _teacher_guide(scene: SceneData, cards: Mapping[str, ModalityCard]) -> np.ndarray | None:
-    """The guide that refines a teacher's map, as :func:`~..classify.inference.refinement_radius`
-    decides for ``cmkd:classify``: the RGB normalised by the teacher's RGB card when the teacher
+def _refining_card(scene: SceneData, cards: Mapping[str, ModalityCard]) -> ModalityCard | None:
+    """The teacher's RGB card when its map is refined by the RGB, as
+    :func:`~..classify.inference.refinement_radius` decides for ``cmkd:classify``: the teacher
     reads the RGB and its grid is at least twice as coarse; None otherwise."""
-    if scene.factor < 2 or RGB not in cards:
-        return None
-    return guide_image({RGB: scene.rgb}, {RGB: cards[RGB]})
+    return cards[RGB] if scene.factor >= 2 and RGB in cards else None
 
 
 def _predict_teacher(model: Any, inputs: Mapping[str, np.ndarray],
@@ -157,8 +155,8 @@ def run_teacher_training(
     val = scene.val_labels(coarse=False)
     if not (val != UNLABELLED).any():
         val = scene.train_labels(coarse=False)
-    guide = _teacher_guide(scene, result.cards)
-    metrics = {"teacher": _reference_metrics(logits, scene, val, scene.valid, guide)}
+    rgb_card = _refining_card(scene, result.cards)
+    metrics = {"teacher": _reference_metrics(logits, scene, val, scene.valid, rgb_card)}
     feedback.progress(95)
     cost = {"teacher": model_cost(result.model, {k: v.shape[0] for k, v in inputs.items()}, COST_TEACHER_TILE_PX)}
     training = {"teacher": train.to_dict(), "data": {
@@ -168,7 +166,7 @@ def run_teacher_training(
         "class_weights": result.class_weights, "history": result.history,
         "split": scene.split.to_dict() if scene.split else {}}
     # An ensemble's members, each scored like the ensemble: what averaging them gave.
-    member_oa = [_reference_metrics(m, scene, val, scene.valid, guide)["oa"]
+    member_oa = [_reference_metrics(m, scene, val, scene.valid, rgb_card)["oa"]
                  for m in member_logits] or None
     if member_oa:
         training["member_best_epochs"] = result.member_best_epochs
@@ -365,7 +363,7 @@ def finish_distillation(
         evaluation = EVALUATION_TEXT
         metrics["teacher"] = _reference_metrics(
             targets.logits, scene, val_lab, scene.valid,
-            _teacher_guide(scene, {m.name: m for m in t_card.modalities}))
+            _refining_card(scene, {m.name: m for m in t_card.modalities}))
         if inter_metrics is not None:
             metrics["intermediate"] = inter_metrics
         metrics["student"] = evaluate(val_lab, s_logits.argmax(axis=0), scene.class_names, s_valid)
