@@ -19,6 +19,15 @@ def test_box_mean_counts_only_pixels_inside() -> None:
     assert out[0, 0, 0, 0] == pytest.approx(x[0, 0, :2, :2].mean())  # a corner: 4 pixels, not 9
 
 
+def test_box_mean_is_the_same_with_and_without_autograd() -> None:
+    # Outside autograd the CPU sums are SciPy's, inside torch's running sums: one mean.
+    x = torch.from_numpy(np.random.default_rng(4).random((2, 3, 37, 600)).astype(np.float32) * 50)
+    fast = box_mean(x, 5)
+    with_grad = box_mean(x.clone().requires_grad_(True), 5)
+    assert with_grad.requires_grad
+    torch.testing.assert_close(fast, with_grad.detach(), rtol=1e-5, atol=1e-4)
+
+
 def test_a_flat_guide_leaves_a_double_box_mean() -> None:
     # Without edges in the guide the fit has no slope: the output is the mean of the window
     # means, whatever eps.

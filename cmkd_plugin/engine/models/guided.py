@@ -45,6 +45,12 @@ def _box_axis(x: Tensor, radius: int, dim: int) -> Tensor:
     return (sums / count.view(shape)).to(x.dtype)
 
 
+def _inside_counts(n: int, radius: int) -> np.ndarray:
+    """Pixels of each (2 radius + 1) window along an axis of ``n`` that fall inside it."""
+    i = np.arange(n)
+    return (np.minimum(i + radius, n - 1) - np.maximum(i - radius, 0) + 1).astype(np.float64)
+
+
 def box_mean(x: Tensor, radius: int) -> Tensor:
     """Mean over the (2 radius + 1)² window of every pixel of (B, C, H, W); windows are cut at
     the edges (only pixels inside count).
@@ -52,8 +58,23 @@ def box_mean(x: Tensor, radius: int) -> Tensor:
     Separable running sums: O(1) per pixel whatever the radius (a pooling layer costs
     O(radius²) and was the whole cost of a distillation step), and exact at the edges, the
     count of inside pixels of a cut window being the product of the counts along each axis.
+    On the CPU outside autograd the sums are SciPy's (one pass per axis in C, accumulated in
+    double precision): about twice as fast as torch's running sums, which remain for GPU
+    tensors and gradients.
     """
-    return _box_axis(_box_axis(x, radius, 3), radius, 2)
+    if x.device.type != "cpu" or (x.requires_grad and torch.is_grad_enabled()):
+        return _box_axis(_box_axis(x, radius, 3), radius, 2)
+    from scipy.ndimage import uniform_filter1d
+
+    k = 2 * radius + 1
+    a = x.detach().numpy()
+    # Zeros outside, then the window mean times k / (pixels inside): the mean of the inside.
+    out = uniform_filter1d(a, k, axis=3, mode="constant", cval=0.0)
+    out = uniform_filter1d(out, k, axis=2, mode="constant", cval=0.0)
+    h, w = a.shape[2:]
+    scale = (k * k) / np.outer(_inside_counts(h, radius), _inside_counts(w, radius))
+    out *= scale.astype(out.dtype)
+    return torch.from_numpy(out)
 
 
 def guided_filter(guide: Tensor, src: Tensor, radius: int, eps: float = GUIDED_EPS) -> Tensor:
