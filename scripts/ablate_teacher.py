@@ -64,22 +64,10 @@ def logits(teacher: TeacherResult, scene) -> tuple[np.ndarray, np.ndarray]:
     return np.nan_to_num(out), valid
 
 
-def self_trained(scene, min_confidence: float) -> TeacherResult:
-    """A seed-0 teacher retrained on the labels plus its own confident classes."""
-    first = train_teacher(scene, SINGLE)
-    z, valid = logits(first, scene)
-    probs = softmax(z)
-    confident = valid & (probs.max(axis=0) >= min_confidence) & (scene.val_labels(coarse=True) == UNLABELLED)
-    train = scene.train_labels(coarse=True)
-    labels = np.where(train != UNLABELLED, train, np.where(confident, probs.argmax(axis=0), UNLABELLED))
-    print(f"self-training: {int(confident.sum())} pseudo-labelled teacher pixels", file=sys.stderr)
-    return train_teacher(replace(scene, labels_coarse=labels.astype(np.uint8)), SINGLE)
-
-
-def self_trained_ensemble(scene, members: int, min_confidence: float, seed: int = 0) -> TeacherResult:
-    """The product's ensemble (seeds ``seed`` … ``seed`` + members − 1), retrained on the labels
-    plus its own confident classes (the same members' seeds)."""
-    config = TeacherTrainConfig(members=members, seed=seed)
+def self_trained(scene, min_confidence: float, config: TeacherTrainConfig = SINGLE) -> TeacherResult:
+    """A teacher of ``config`` (by default the single seed-0 one; an ensemble gives its mean
+    probabilities), retrained alike on the labels plus its own classes wherever its top
+    probability is at least ``min_confidence``, in the training area only."""
     first = train_teacher(scene, config)
     z, valid = logits(first, scene)
     probs = softmax(z)
@@ -104,7 +92,8 @@ def teacher(variant: str, scene, work: Path) -> TeacherResult:
     if variant.startswith("selfens"):  # selfens<N>[s<S>]_<C>: an ensemble of N, self-trained at C
         size, _, confidence = variant[7:].partition("_")
         members, _, first = size.partition("s")
-        return self_trained_ensemble(scene, int(members), float(confidence), int(first or 0))
+        return self_trained(scene, float(confidence),
+                            TeacherTrainConfig(members=int(members), seed=int(first or 0)))
     if variant.startswith("self"):
         return self_trained(scene, float(variant[4:]))
     raise SystemExit(f"unknown variant {variant!r}")
