@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -184,13 +184,19 @@ class TeacherEnsemble(nn.Module):
         self.config = config
         self.members = nn.ModuleList(members or [Teacher(single) for _ in range(config.members)])
 
+    @staticmethod
+    def combine(member_logits: Sequence[Tensor]) -> Tensor:
+        """The ensemble's logits from its members' (B, K, ...) logits: the log of their mean
+        class probabilities."""
+        log_probs = torch.stack([torch.log_softmax(z, dim=1) for z in member_logits])
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(member_logits))
+
     def forward(
         self, inputs: Mapping[str, Tensor | None], modality_dropout: float = 0.0
     ) -> ModelOutput:
         """Every member's :meth:`Teacher.forward` on ``inputs``, combined."""
         outs = [member(inputs, modality_dropout) for member in self.members]
-        log_probs = torch.stack([torch.log_softmax(o.logits, dim=1) for o in outs])
-        logits = torch.logsumexp(log_probs, dim=0) - math.log(len(outs))
+        logits = self.combine([o.logits for o in outs])
         features = torch.stack([o.features for o in outs]).mean(dim=0)
         valid = torch.stack([o.valid for o in outs]).any(dim=0)
         used = tuple(n for n in self.config.modality_names if any(n in o.used for o in outs))

@@ -8,7 +8,6 @@ once per batch and write the model file, the HTML report and its JSON twin toget
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,9 +113,8 @@ def _predict_teacher(model: Any, inputs: Mapping[str, np.ndarray],
     if not isinstance(model, TeacherEnsemble):
         return predict_area(model, inputs, cards)[0], []
     members = [predict_area(m, inputs, cards)[0] for m in model.members]
-    log_probs = torch.log_softmax(torch.from_numpy(np.stack(members)), dim=1)
-    combined = torch.logsumexp(log_probs, dim=0) - math.log(len(members))
-    return combined.numpy(), members
+    combined = TeacherEnsemble.combine([torch.from_numpy(z)[None] for z in members])
+    return combined[0].numpy(), members
 
 
 def _classes(scene: SceneData) -> tuple[ClassCard, ...]:
