@@ -470,6 +470,32 @@ def test_infinite_pixels_become_nodata_and_the_rest_is_classified(base: Base, tm
     assert np.isfinite(_read(tmp_path / "out" / "p.tif")).all(axis=0).sum() == rest.size
 
 
+@pytest.mark.parametrize("mask", ["alpha", "internal"])
+def test_orthomosaic_borders_masked_by_alpha_or_internal_mask_are_nodata(base: Base, tmp_path: Path,
+                                                                         mask: str) -> None:
+    # An RGBA orthomosaic, or one with an internal mask, black where nothing was flown.
+    from rasterio.enums import ColorInterp
+
+    data = H.rgb_array(48, 48)
+    hidden = np.zeros((48, 48), bool)
+    hidden[:, :12] = hidden[40:] = True
+    data[:, hidden] = 0
+    alpha = np.where(hidden, 0, 255).astype("uint8")
+    if mask == "alpha":
+        rgb = H.write_raster(tmp_path / "rgba.tif", np.concatenate([data, alpha[None]]))
+        with rasterio.open(rgb, "r+") as ds:
+            ds.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+    else:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+            rgb = H.write_raster(tmp_path / "masked.tif", data)
+            with rasterio.open(rgb, "r+") as ds:
+                ds.write_mask(alpha)
+    outcome = H.run_cli(classify_argv(base, tmp_path, rgb=rgb))
+    assert outcome.code == 0, outcome.describe()
+    classes = _read(tmp_path / "out" / "c.tif")[0]
+    np.testing.assert_array_equal(classes == 255, hidden)
+
+
 @pytest.mark.parametrize("kind", ["all-nan", "all-nodata"])
 def test_raster_without_valid_pixels_gives_nodata_outputs_and_a_warning(base: Base, tmp_path: Path,
                                                                         kind: str) -> None:
