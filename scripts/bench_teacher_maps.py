@@ -17,13 +17,13 @@ moves that bound.
 Usage::
 
     .venv/bin/python scripts/bench_teacher_maps.py --work-dir /tmp/cmkd-bench \\
-        [--presets mars_analogue] [--test-seeds 101 102 201 202] [--reuse]
+        [--presets mars_analogue] [--test-seeds 101 102 201 202] [--teacher-grid own] [--reuse]
 
 ``--reuse`` scores the maps of an earlier run instead of classifying again (no timings).
 
 One JSON line per scene goes to ``teacher_maps.jsonl`` in the work folder; a Markdown table is
 printed at the end. About 3–7 minutes per classification of a 512 px scene with the default
-three-member teacher on 2 shared cores.
+three-member teacher on 2 shared cores, 5–15 s with ``--teacher-grid own``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
 
 from bench_distillation import bench_teacher, read_scene  # noqa: E402
-from cmkd_plugin.engine.classify.config import ClassifyConfig  # noqa: E402
+from cmkd_plugin.engine.classify.config import TEACHER_GRIDS, ClassifyConfig  # noqa: E402
 from cmkd_plugin.engine.classify.inference import refinement_radius  # noqa: E402
 from cmkd_plugin.engine.classify.pipeline import classify  # noqa: E402
 from cmkd_plugin.engine.models.guided import refine_probabilities  # noqa: E402
@@ -89,6 +89,9 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--size-px", type=int, default=512)
+    parser.add_argument("--teacher-grid", choices=TEACHER_GRIDS, default=TEACHER_GRIDS[0],
+                        help="where the teacher runs (cmkd:classify TEACHER_GRID): rgb (every RGB "
+                             "pixel, the default) or own (its 2 m grid)")
     parser.add_argument("--reuse", action="store_true",
                         help="score the class maps of an earlier run instead of classifying again")
     args = parser.parse_args()
@@ -101,20 +104,22 @@ def main() -> int:
         _, t_card = load_model(teacher, expect_kind="teacher")
         for seed in args.test_seeds:
             scene = simulate(preset, seed, args.size_px, work / f"scene_{seed}", 20)
-            out = args.work_dir / "teacher_maps" / preset / f"scene_{seed}"
+            out = args.work_dir / "teacher_maps" / args.teacher_grid / preset / f"scene_{seed}"
             maps, seconds = {}, {}
             for name, refine in (("raw", False), ("refined", True)):
                 if not (args.reuse and (out / f"{name}.tif").exists()):
                     start = time.perf_counter()
                     classify(teacher, scene / "rgb.tif", hsi=scene / "hsi.tif", dem=scene / "dem.tif",
                              output_classes=out / f"{name}.tif",
-                             config=replace(ClassifyConfig(), refine="teacher" if refine else "none"))
+                             config=replace(ClassifyConfig(), refine="teacher" if refine else "none",
+                                            teacher_grid=args.teacher_grid))
                     seconds[name] = time.perf_counter() - start
                 maps[name] = read_band(out / f"{name}.tif")
             maps.update(perfect_teacher_maps(scene, t_card, names))
             truth = read_band(scene / "truth.tif")
             mask = (maps["raw"] != 255) & (maps["refined"] != 255) & (truth < k)
-            row = {"preset": preset, "scene": seed, "pixels": int(mask.sum()),
+            row = {"preset": preset, "scene": seed, "teacher_grid": args.teacher_grid,
+                   "pixels": int(mask.sum()),
                    **{f"{n}_oa": float((m == truth)[mask].mean()) for n, m in maps.items()},
                    **{f"{n}_s": round(t, 1) for n, t in seconds.items()}}
             print(json.dumps(row), file=sys.stderr, flush=True)

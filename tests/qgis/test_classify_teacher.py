@@ -1,5 +1,6 @@
 """``cmkd:classify`` with a teacher from the toolbox: its probabilities are refined by the RGB
-inside each of its 2 m pixels unless the advanced REFINE says none."""
+inside each of its 2 m pixels unless the advanced REFINE says none, and it runs on its own grid
+when the advanced TEACHER_GRID says own."""
 
 from __future__ import annotations
 
@@ -45,3 +46,29 @@ def test_a_teacher_map_is_refined_by_the_rgb_unless_turned_off(cmkd_provider, ti
     assert valid.mean() > 0.9 and np.array_equal(valid, ~np.isnan(probs["refined"][0]))
     np.testing.assert_allclose(probs["refined"][:, valid].sum(axis=0), 1.0, atol=1e-4)
     assert np.abs(probs["refined"] - probs["raw"])[:, valid].max() > 0.005
+
+
+def test_a_teacher_runs_on_its_own_grid_when_asked(cmkd_provider, tiny, tmp_path):
+    from qgis.core import QgsApplication
+
+    alg = QgsApplication.processingRegistry().algorithmById("cmkd:classify")
+    param = alg.parameterDefinition("TEACHER_GRID")
+    assert param.defaultValue() == "rgb" and param.options() == ["rgb", "own"]
+    assert param.flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    probs, logs = {}, {}
+    for grid in ("own", "rgb"):
+        feedback = QgsProcessingFeedback()
+        processing.run("cmkd:classify", {
+            "MODEL": str(tiny["teacher"]), "RGB": str(tiny["rgb"]), "HSI": str(tiny["hsi"]),
+            "DEM": str(tiny["dem"]), "TEACHER_GRID": grid, "REFINE": "none", "TILE_SIZE": 64,
+            "OVERLAP": 16, "OUTPUT_CLASSES": str(tmp_path / f"{grid}_c.tif"),
+            "OUTPUT_PROBABILITIES": str(tmp_path / f"{grid}.tif"),
+        }, feedback=feedback)
+        logs[grid] = feedback.textLog()
+        with rasterio.open(tmp_path / f"{grid}.tif") as ds:
+            probs[grid] = ds.read()
+    # the tiny teacher's 2 m grid over 0.5 m RGB: 4 x 4 RGB pixels each
+    assert "own grid (2 m, 4 x 4 RGB pixels" in logs["own"] and "own grid" not in logs["rgb"]
+    valid = ~np.isnan(probs["own"][0]) & ~np.isnan(probs["rgb"][0])
+    assert valid.mean() > 0.9
+    assert np.abs(probs["own"] - probs["rgb"])[:, valid].max() > 1e-3

@@ -19,10 +19,12 @@ from rasterio.warp import Resampling, reproject
 from cmkd_plugin.engine import cli
 from cmkd_plugin.engine.atomic import PARTIAL_MARK
 from cmkd_plugin.engine.classify.config import ClassifyConfig, Extent
-from cmkd_plugin.engine.classify.inference import refinement_radius
+from cmkd_plugin.engine.classify.inference import Predictor, refinement_radius
+from cmkd_plugin.engine.classify.inputs import ModelInputs
 from cmkd_plugin.engine.classify.pipeline import classify
 from cmkd_plugin.engine.errors import CancelledError, InputError, ModelFileError
 from cmkd_plugin.engine.feedback import Feedback
+from cmkd_plugin.engine.geo.grid import Grid
 from cmkd_plugin.engine.geo.write import write_hyperspectral
 from cmkd_plugin.engine.models.card import ClassCard, ModalityCard, ModelCard, Provenance
 from cmkd_plugin.engine.models.config import DEM_CHANNELS, ModalitySpec, StudentConfig, TeacherConfig
@@ -31,6 +33,7 @@ from cmkd_plugin.engine.models.modelfile import load_model, save_model
 from cmkd_plugin.engine.models.preprocess import normalise
 from cmkd_plugin.engine.models.student import Student
 from cmkd_plugin.engine.models.teacher import Teacher, TeacherEnsemble
+from cmkd_plugin.engine.training.common import upsample_area
 
 UTM = CRS.from_epsg(32633)
 ORIGIN = (500_000.0, 4_100_000.0)
@@ -317,6 +320,46 @@ def test_a_coarse_teacher_is_refined_by_the_rgb_without_seams(
     assert np.abs(refined - raw)[:, valid].max() > 0.005  # it was applied (0 if not)
     np.testing.assert_array_equal(read(tmp_path / "classes.tif")[0][valid],
                                   refined[:, valid].argmax(axis=0))
+
+
+def test_a_coarse_teacher_can_run_on_its_own_grid_like_in_training(tmp_path: Path,
+                                                                 teacher_scene: dict[str, Path]) -> None:
+    # With TEACHER_GRID own, a teacher trained on a 4 m grid maps this 1 m RGB from its inputs
+    # on that grid (RGB averaged over each 4 m pixel), its log-probabilities upsampled
+    # bilinearly: tile by tile exactly what the whole 4 m map upsampled gives.
+    s = teacher_scene
+    model, card = load_model(s["model"])
+    coarse = save_model(tmp_path / "coarse.safetensors", model, replace(card, pixel_size_m=4.0))
+    messages: list[str] = []
+    classify(coarse, s["rgb"], hsi=s["hsi"], dem=s["dem"], output_probabilities=tmp_path / "p.tif",
+             config=replace(SMALL, refine="none", teacher_grid="own"),
+             feedback=Feedback(on_info=messages.append))
+    assert any("own grid (4 m, 4 x 4 RGB pixels" in m for m in messages)
+    got = read(tmp_path / "p.tif")
+    grid = Grid.from_raster(s["rgb"])
+    with ModelInputs.open(card, grid.coarsened(4, partial=True), s["rgb"], s["hsi"], s["dem"],
+                          teacher_grid="coarse") as inputs:
+        data, ok = inputs.read(inputs.grid.full_window)
+    probs, model_ok = Predictor(model, card, torch.device("cpu")).predict([data])
+    ok &= model_ok[0]
+    logp = np.where(ok, np.log(np.clip(probs[0], 1e-12, None)), -np.log(3)).astype(np.float32)
+    up = torch.softmax(torch.from_numpy(upsample_area(logp, 4, grid.shape)), dim=0).numpy()
+    valid = ~np.isnan(got[0])
+    expected_valid = np.repeat(np.repeat(ok, 4, 0), 4, 1)[:grid.height, :grid.width]
+    np.testing.assert_array_equal(valid, expected_valid)
+    assert valid.mean() > 0.8
+    np.testing.assert_allclose(got[:, valid], up[:, valid], atol=1e-5)
+    # The same teacher on every 1 m pixel (TEACHER_GRID rgb, the default) is that of a card
+    # without a pixel size, and differs.
+    for name, path, grid_choice in (("g", coarse, "rgb"),
+                                    ("h", save_model(tmp_path / "fine.safetensors", model,
+                                                     replace(card, pixel_size_m=None)), "own")):
+        classify(path, s["rgb"], hsi=s["hsi"], dem=s["dem"],
+                 output_probabilities=tmp_path / f"{name}.tif",
+                 config=replace(SMALL, refine="none", teacher_grid=grid_choice))
+    np.testing.assert_array_equal(read(tmp_path / "g.tif"), read(tmp_path / "h.tif"))
+    both = valid & ~np.isnan(read(tmp_path / "g.tif")[0])
+    assert np.abs(got - read(tmp_path / "g.tif"))[:, both].max() > 1e-3
 
 
 def test_which_models_are_refined_and_how_far() -> None:

@@ -28,6 +28,27 @@ from ..models.preprocess import dem_features
 _ARGUMENT = {RGB: "--rgb / RGB", HSI: "--hsi / HSI", DEM: "--dem / DEM"}
 
 
+#: Key prefix of a teacher's inputs on its own grid in a tile's data, and the key of the
+#: window they cover: fine row, column, height, width; teacher-grid row and column of the
+#: crop, the teacher grid's height and width; the factor between the grids.
+COARSE = "coarse:"
+COARSE_WINDOW = "coarse:window"
+#: Key of the validity of those inputs (every one read) on the teacher's grid.
+COARSE_VALID = "coarse:valid"
+
+
+def teacher_grid_factor(card: ModelCard, grid: Grid, teacher_grid: str = "rgb") -> int:
+    """How many pixels of ``grid`` one pixel of the grid a teacher was trained on spans, when
+    that is at least 2 (its card's ``pixel_size_m`` against ``grid``'s) and ``teacher_grid``
+    is ``own`` (:class:`~.config.ClassifyConfig`); 1 otherwise, and for students. Such a
+    teacher runs on its own grid: training saw it there, and it is as many times cheaper as
+    the factor squared."""
+    if teacher_grid != "own" or card.kind != "teacher" or card.pixel_size_m is None:
+        return 1
+    ratio = card.pixel_size_m / grid.pixel_size_m
+    return int(round(ratio)) if ratio >= 2.0 else 1
+
+
 def tolerates_missing_modalities(card: ModelCard) -> bool:
     """Whether a teacher was trained to cope with absent inputs (modality dropout > 0).
 
@@ -60,13 +81,24 @@ class ModelInputs:
     _dem: AlignedReader | None = None
     _dem_pixel_m: float = 1.0
     _rgb_only_for_grid: bool = field(default=False)
+    _coarse: "ModelInputs | None" = None
+    _factor: int = 1
+    _margin: int = 0
 
     @classmethod
     def open(cls, card: ModelCard, grid: Grid, rgb: str | os.PathLike[str],
              hsi: str | os.PathLike[str] | None = None, dem: str | os.PathLike[str] | None = None,
              feedback: Feedback | None = None, rgb_scaling: str = "auto",
-             hsi_scaling: str = "auto") -> "ModelInputs":
+             hsi_scaling: str = "auto", teacher_grid: str = "rgb") -> "ModelInputs":
         """Check the given inputs against the card and open them on ``grid``.
+
+        With ``teacher_grid`` ``own``, a teacher whose own grid is at least twice as coarse
+        (:func:`teacher_grid_factor`) gets its inputs on that grid, as in training (the RGB averaged over each of its
+        pixels), under ``coarse:<modality>`` keys with the window they cover
+        (``coarse:window``, for :class:`~.inference.CoarseTeacher`); the RGB on ``grid`` is
+        still read, for the validity and as the guide of the refinement. ``teacher_grid``
+        ``rgb`` (the default) reads everything on ``grid``; ``coarse`` says that ``grid`` is the
+        teacher's own grid (the RGB is then averaged over each pixel).
 
         Raises:
             InputError: a required input is missing (naming it), an input cannot be read, has
@@ -74,6 +106,20 @@ class ModelInputs:
                 does not overlap the grid.
         """
         feedback = feedback or Feedback()
+        factor = teacher_grid_factor(card, grid, teacher_grid)
+        if factor > 1:
+            coarse = cls.open(card, grid.coarsened(factor, partial=True), rgb, hsi, dem, feedback,
+                              rgb_scaling, hsi_scaling, teacher_grid="coarse")
+            self = cls(grid, coarse.used, coarse.skipped, _coarse=coarse, _factor=factor,
+                       _margin=int(card.architecture.encoder_depth) + 1)
+            try:
+                self._rgb = AlignedReader(rgb, grid, replace(RGB_CONFIG,
+                                                             scaling=Scaling.parse(rgb_scaling)))
+                self._rgb_only_for_grid = RGB not in coarse.used
+            except BaseException:
+                self.close()
+                raise
+            return self
         names = card.architecture.modality_names
         given = {RGB: rgb, HSI: hsi, DEM: dem}
         if MS in names:
@@ -108,8 +154,11 @@ class ModelInputs:
         self = cls(grid, used, skipped)
         try:
             # RGB defines the grid, so it is always opened and checked (3 bands, CRS, overlap).
-            self._rgb = AlignedReader(rgb, grid, replace(RGB_CONFIG,
-                                                         scaling=Scaling.parse(rgb_scaling)))
+            # On a teacher's own grid (the coarse branch above) it is the mean of the RGB
+            # pixels under each of its pixels, as in training.
+            self._rgb = AlignedReader(rgb, grid, replace(
+                RGB_CONFIG, scaling=Scaling.parse(rgb_scaling),
+                resampling="average" if teacher_grid == "coarse" else RGB_CONFIG.resampling))
             self._rgb_only_for_grid = RGB not in used
             if HSI in used:
                 m = card.modality(HSI)
@@ -131,6 +180,8 @@ class ModelInputs:
     @property
     def scaling_reasons(self) -> dict[str, str]:
         """How each input's values were scaled (for the log)."""
+        if self._coarse is not None:
+            return self._coarse.scaling_reasons
         out = {}
         if self._rgb is not None:
             out[RGB] = self._rgb.scaling.reason
@@ -157,6 +208,8 @@ class ModelInputs:
         A pixel is valid only where every input read is valid (nodata in any of them is
         nodata in every output).
         """
+        if self._coarse is not None:
+            return self._read_coarse(window)
         data: dict[str, np.ndarray] = {}
         masks: list[np.ndarray] = []
         if self._rgb is not None:
@@ -174,10 +227,35 @@ class ModelInputs:
             masks.append(valid)
         return data, combine_valid(masks)
 
+    def _read_coarse(self, window: PixelWindow) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The RGB of ``window`` and the teacher's inputs on its own grid under it: the
+        teacher pixels that bilinear upsampling to the window reads (one beyond each side)
+        plus the teacher's receptive field, clipped to its grid."""
+        assert self._coarse is not None and self._rgb is not None
+        f, m, cg = self._factor, self._margin, self._coarse.grid
+        r0 = max(0, window.row_off // f - m)
+        c0 = max(0, window.col_off // f - m)
+        r1 = min(cg.height, -(-(window.row_off + window.height) // f) + m)
+        c1 = min(cg.width, -(-(window.col_off + window.width) // f) + m)
+        coarse_data, coarse_valid = self._coarse.read(PixelWindow(c0, r0, c1 - c0, r1 - r0))
+        win = self._rgb.read(window)
+        data = {f"{COARSE}{k}": v for k, v in coarse_data.items()}
+        data[COARSE_WINDOW] = np.array([window.row_off, window.col_off, window.height,
+                                        window.width, r0, c0, cg.height, cg.width, f])
+        data[COARSE_VALID] = coarse_valid
+        if not self._rgb_only_for_grid:
+            data[RGB] = win.data
+        # A pixel is valid where its RGB is and its teacher pixel has every input.
+        rows = np.arange(window.row_off, window.row_off + window.height) // f - r0
+        cols = np.arange(window.col_off, window.col_off + window.width) // f - c0
+        return data, win.valid & coarse_valid[rows[:, None], cols[None, :]]
+
     def close(self) -> None:
         for reader in (self._rgb, self._hsi, self._dem):
             if reader is not None:
                 reader.close()
+        if self._coarse is not None:
+            self._coarse.close()
 
     def __enter__(self) -> "ModelInputs":
         return self

@@ -162,9 +162,19 @@ def load_predictor(model: str | os.PathLike[str], expect_kind: str | None,
 
 def refined_predictor(predictor: Any, card: Any, area: Grid, config: ClassifyConfig,
                       feedback: Feedback | None = None) -> Any:
-    """``predictor``, wrapped in :class:`~.inference.RefinedMap` when ``config.refine`` asks
-    for its kind and it is (or was distilled from) a teacher coarser than the RGB."""
-    from .inference import RefinedMap, refinement_radius
+    """``predictor``, run on its own grid when it is a teacher coarser than the RGB
+    (:class:`~.inference.CoarseTeacher`, with the inputs :class:`~.inputs.ModelInputs` reads
+    for it), and wrapped in :class:`~.inference.RefinedMap` when ``config.refine`` asks for
+    its kind and it is (or was distilled from) a teacher coarser than the RGB."""
+    from .inference import CoarseTeacher, RefinedMap, refinement_radius
+    from .inputs import teacher_grid_factor
+
+    factor = teacher_grid_factor(card, area, config.teacher_grid)
+    if factor > 1:
+        predictor = CoarseTeacher(predictor)
+        if feedback is not None:
+            feedback.info(f"Teacher run on its own grid ({card.pixel_size_m:g} m, {factor} x "
+                          f"{factor} RGB pixels each), its map upsampled to the RGB's.")
 
     radius = (0 if config.refine == "none" else
               refinement_radius(card, area.pixel_size_m, config.overlap_px,
@@ -191,7 +201,7 @@ def _classify(model: Any, rgb: Any, hsi: Any, dem: Any, finals: dict[str, Path],
         area = processing_grid(grid, config)
         predictor = refined_predictor(predictor, card, area, config, feedback)
         with ModelInputs.open(card, area, rgb, hsi, dem, feedback, config.rgb_scaling,
-                             config.hsi_scaling) as inputs:
+                             config.hsi_scaling, config.teacher_grid) as inputs:
             for name, reason in inputs.scaling_reasons.items():
                 feedback.info(f"{name.upper()} scaling: {reason}.")
             mask = VectorMask(config.mask_path, area) if config.mask_path else None

@@ -90,7 +90,8 @@ def _open(spec: BlockSpec) -> tuple[Any, Any, Any]:
         area = processing_grid(Grid.from_raster(spec.rgb, "RGB"), spec.config)
         predictor = refined_predictor(predictor, card, area, spec.config)
         inputs = ModelInputs.open(card, area, spec.rgb, spec.hsi, spec.dem, None,
-                                  spec.config.rgb_scaling, spec.config.hsi_scaling)
+                                  spec.config.rgb_scaling, spec.config.hsi_scaling,
+                                  spec.config.teacher_grid)
         mask = VectorMask(spec.config.mask_path, area) if spec.config.mask_path else None
         _open_runs[spec] = (predictor, inputs, mask)
         while len(_open_runs) > _MAX_OPEN_RUNS:

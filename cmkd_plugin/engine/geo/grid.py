@@ -123,6 +123,13 @@ class Grid:
         factor = self.crs.linear_units_factor
         return min(rx, ry) * (float(factor[1]) if factor else 1.0)
 
+    def coarsened(self, factor: int, partial: bool = False) -> "Grid":
+        """The grid with ``factor`` times larger pixels and the same origin: whole blocks only,
+        or with ``partial`` also the last partial block of each row and column."""
+        width, height = ((-(-self.width // factor), -(-self.height // factor)) if partial
+                         else (self.width // factor, self.height // factor))
+        return Grid(self.crs, self.transform * Affine.scale(factor), width, height, self.name)
+
     @property
     def bounds(self) -> BoundingBox:
         from rasterio.transform import array_bounds

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
-from affine import Affine
 
 from ..errors import InputError
 from ..feedback import Feedback
@@ -201,8 +200,7 @@ def coarse_grid(grid: Grid, factor: int) -> Grid:
             f"The RGB raster '{grid.name}' ({grid.width} x {grid.height} px) is smaller than one "
             f"HSI pixel ({factor} RGB pixels); give a larger area."
         )
-    return Grid(grid.crs, grid.transform * Affine.scale(factor), grid.width // factor,
-                grid.height // factor, grid.name)
+    return grid.coarsened(factor)
 
 
 def block_mean(array: np.ndarray, factor: int) -> np.ndarray:
