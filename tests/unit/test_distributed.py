@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
@@ -208,18 +209,21 @@ def test_distributed_onnx_model_identical_to_local(cluster: object, files: tuple
         assert_identical(local, dist)
 
 
-def test_distributed_teacher_is_refined_like_a_local_run(cluster: object, tmp_path: Path) -> None:
+@pytest.mark.parametrize("teacher_grid", ["rgb", "own"])
+def test_distributed_teacher_is_refined_like_a_local_run(cluster: object, tmp_path: Path,
+                                                        teacher_grid: str) -> None:
     from tiny_scene import train_tiny_teacher, write_scene
 
     scene = write_scene(tmp_path / "scene")  # RGB 0.5 m under 2 m HSI: refined, radius 3
     teacher = train_tiny_teacher(scene, tmp_path / "teacher", epochs=1)
     maps = {}
     for name, config in (
-            ("local", LOCAL),
+            ("local", replace(LOCAL, teacher_grid=teacher_grid)),
             ("dist", ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
-                                    dask_scheduler=cluster.scheduler_address)),  # type: ignore[attr-defined]
+                                    dask_scheduler=cluster.scheduler_address,  # type: ignore[attr-defined]
+                                    teacher_grid=teacher_grid)),
             ("raw", ClassifyConfig(tile_size_px=64, overlap_px=16, batch_size=2, device="cpu",
-                                   refine="none"))):
+                                   refine="none", teacher_grid=teacher_grid))):
         path = tmp_path / f"{name}.tif"
         classify(teacher, scene["rgb"], hsi=scene["hsi"], dem=scene["dem"],
                  output_probabilities=path, config=config)
