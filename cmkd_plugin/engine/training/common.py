@@ -339,8 +339,9 @@ def upsample_area(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np
 def refined_classes(coarse_logits: np.ndarray, factor: int, guide: Mapping[str, np.ndarray],
                     guide_cards: Mapping[str, ModalityCard], radius: int, mask: np.ndarray,
                     tile_px: int = 256) -> np.ndarray:
-    """(H, W) classes of a teacher's (K, h, w) logits as ``cmkd:classify`` maps them: upsampled
-    bilinearly to the reference grid, made probabilities and refined with a guided filter of
+    """(H, W) classes of a teacher's (K, h, w) logits as ``cmkd:classify`` maps them with
+    ``TEACHER_GRID`` ``own``: made probabilities, upsampled bilinearly to the reference grid
+    and refined with a guided filter of
     ``radius`` (:func:`~..models.guided.refine_probabilities`) by ``guide``, raw (C, H, W)
     inputs normalised by ``guide_cards`` (:func:`~..models.guided.guide_image`; e.g. the RGB);
     only at the pixels of ``mask`` (0 elsewhere).
@@ -366,9 +367,10 @@ def refined_classes(coarse_logits: np.ndarray, factor: int, guide: Mapping[str, 
             ar, ac = r0 - r0 % factor, c0 - c0 % factor
             size = -(-max(r1 - ar, c1 - ac) // factor) * factor
             origin = np.array([[ar, ac]])
-            logits = (upsample_targets(coarse_logits, origin, size, factor) if factor > 1
-                      else crop_padded(coarse_logits, origin, size))
-            probs = torch.softmax(logits[:, :, r0 - ar:r1 - ar, c0 - ac:c1 - ac], dim=1)
+            soft = functools.partial(torch.softmax, dim=1)
+            probs = (upsample_targets(coarse_logits, origin, size, factor, before=soft)
+                     if factor > 1 else soft(crop_padded(coarse_logits, origin, size)))
+            probs = probs[:, :, r0 - ar:r1 - ar, c0 - ac:c1 - ac]
             g = torch.from_numpy(guide_image({k: v[:, r0:r1, c0:c1] for k, v in guide.items()},
                                              guide_cards))[None]
             cls = refine_probabilities(g, probs, radius)[0].argmax(dim=0).numpy()

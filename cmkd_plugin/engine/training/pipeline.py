@@ -43,9 +43,9 @@ STUDENT_OVERLAP_PX = 16
 # a small tile keeps the timing short (the per-pixel cost does not depend on the tile).
 COST_TEACHER_TILE_PX = 48
 EVALUATION_TEXT = ("Metrics on the validation blocks of the labels (spatial blocks held out from "
-                   "training), on the RGB grid; the teacher's predictions are upsampled from its grid "
-                   "and, when it reads the RGB on a grid at least twice as coarse, refined by the RGB "
-                   "inside each of its pixels, as cmkd:classify refines its maps.")
+                   "training), on the RGB grid; the teacher's class probabilities are upsampled from "
+                   "its grid and, when it reads the RGB on a grid at least twice as coarse, refined "
+                   "by the RGB inside each of its pixels, as cmkd:classify maps it on its own grid.")
 
 
 @dataclass
@@ -88,9 +88,9 @@ def prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.Pa
 
 def _reference_metrics(logits_coarse: np.ndarray, scene: SceneData, labels: np.ndarray,
                        valid: np.ndarray, rgb_card: ModalityCard | None = None) -> dict[str, Any]:
-    """Metrics of a coarse model's map at ``labels``: its logits upsampled to the RGB grid, and
-    with ``rgb_card`` refined by the RGB (normalised by that card) over one teacher pixel, as
-    ``cmkd:classify`` maps them."""
+    """Metrics of a coarse model's map at ``labels``: its logits upsampled to the RGB grid, or
+    with ``rgb_card`` its probabilities upsampled and refined by the RGB (normalised by that
+    card) over one teacher pixel, as ``cmkd:classify`` maps it on its own grid."""
     if rgb_card is None:
         classes = upsample_area(logits_coarse, scene.factor, scene.grid.shape).argmax(axis=0)
     else:
