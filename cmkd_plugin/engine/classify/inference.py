@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..models.card import ModelCard
 from ..models.config import RGB
 from ..models.preprocess import normalise
+from .inputs import COARSE, COARSE_VALID, COARSE_WINDOW, coarse_factor, under_window
 
 
 def pick_device(name: str) -> torch.device:
@@ -84,10 +85,10 @@ def refinement_radius(card: ModelCard, grid_pixel_m: float, overlap_px: int,
         if not students or isinstance(factor, bool) or not isinstance(factor, int):
             return 0
         coarse_m = factor * card.pixel_size_m
-    ratio = coarse_m / grid_pixel_m
-    if ratio < 2.0:
+    factor = coarse_factor(coarse_m, grid_pixel_m)
+    if factor == 1:
         return 0
-    return max(0, min(int(round(ratio)), (overlap_px // 2 - receptive_radius_px(card)) // 2))
+    return max(0, min(factor, (overlap_px // 2 - receptive_radius_px(card)) // 2))
 
 
 def _bilinear_taps(start: int, n: int, factor: int, crop0: int, total: int
@@ -119,8 +120,6 @@ class CoarseTeacher:
         self.card = inner.card
 
     def predict(self, batch: Sequence[Mapping[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-        from .inputs import COARSE, COARSE_VALID, COARSE_WINDOW
-
         probs_out, valid_out = [], []
         for tile in batch:
             fr, fc, fh, fw, cr, cc, ch, cw, f = (int(v) for v in tile[COARSE_WINDOW])
@@ -135,9 +134,7 @@ class CoarseTeacher:
             top = p[:, r0][:, :, c0] * (1 - wc) + p[:, r0][:, :, c1] * wc
             bottom = p[:, r1][:, :, c0] * (1 - wc) + p[:, r1][:, :, c1] * wc
             probs_out.append(top * (1 - wr)[:, None] + bottom * wr[:, None])
-            rows = np.arange(fr, fr + fh) // f - cr
-            cols = np.arange(fc, fc + fw) // f - cc
-            valid_out.append(valid[0][rows[:, None], cols[None, :]])
+            valid_out.append(under_window(valid[0], fr, fc, fh, fw, f, cr, cc))
         return np.stack(probs_out).astype(np.float32), np.stack(valid_out)
 
 

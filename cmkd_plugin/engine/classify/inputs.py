@@ -37,6 +37,22 @@ COARSE_WINDOW = "coarse:window"
 COARSE_VALID = "coarse:valid"
 
 
+def coarse_factor(coarse_m: float, fine_m: float) -> int:
+    """How many fine pixels one coarse pixel spans (rounded), when it is at least twice as
+    large; 1 otherwise (the grids then count as one)."""
+    ratio = coarse_m / fine_m
+    return int(round(ratio)) if ratio >= 2.0 else 1
+
+
+def under_window(coarse: np.ndarray, row: int, col: int, height: int, width: int, factor: int,
+                 crop_row: int, crop_col: int) -> np.ndarray:
+    """The values of a (..., h, w) teacher-grid crop starting at ``crop_row``/``crop_col``
+    under each pixel of a fine window (nearest: the teacher pixel a fine pixel lies in)."""
+    rows = np.arange(row, row + height) // factor - crop_row
+    cols = np.arange(col, col + width) // factor - crop_col
+    return coarse[..., rows[:, None], cols[None, :]]
+
+
 def teacher_grid_factor(card: ModelCard, grid: Grid, teacher_grid: str = "rgb") -> int:
     """How many pixels of ``grid`` one pixel of the grid a teacher was trained on spans, when
     that is at least 2 (its card's ``pixel_size_m`` against ``grid``'s) and ``teacher_grid``
@@ -45,8 +61,7 @@ def teacher_grid_factor(card: ModelCard, grid: Grid, teacher_grid: str = "rgb") 
     the factor squared."""
     if teacher_grid != "own" or card.kind != "teacher" or card.pixel_size_m is None:
         return 1
-    ratio = card.pixel_size_m / grid.pixel_size_m
-    return int(round(ratio)) if ratio >= 2.0 else 1
+    return coarse_factor(card.pixel_size_m, grid.pixel_size_m)
 
 
 def tolerates_missing_modalities(card: ModelCard) -> bool:
@@ -246,9 +261,8 @@ class ModelInputs:
         if not self._rgb_only_for_grid:
             data[RGB] = win.data
         # A pixel is valid where its RGB is and its teacher pixel has every input.
-        rows = np.arange(window.row_off, window.row_off + window.height) // f - r0
-        cols = np.arange(window.col_off, window.col_off + window.width) // f - c0
-        return data, win.valid & coarse_valid[rows[:, None], cols[None, :]]
+        return data, win.valid & under_window(coarse_valid, window.row_off, window.col_off,
+                                              window.height, window.width, f, r0, c0)
 
     def close(self) -> None:
         for reader in (self._rgb, self._hsi, self._dem):
