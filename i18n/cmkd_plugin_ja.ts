@@ -162,7 +162,7 @@ The model card says which inputs are needed. HSI and DEM are aligned on the fly 
 
 Tiles overlap and are stitched without seams. Nodata in any required input gives nodata in every output. EXTENT and MASK limit the processing area.
 
-A teacher sees the minerals through its hyperspectral pixels (e.g. 2 m); its probabilities are refined by the RGB inside each of them so that the map follows the RGB's edges (an edge-aware guided filter). The advanced parameter 'Refine the map by the RGB' says for which models: teacher (default), all (students too: an edge-aware smoothing over one teacher pixel, which made the simulator's student maps 2–5 points better but costs time) or none. Such a teacher runs on every RGB pixel (Teacher grid rgb); with 'own' it runs on its own grid, as in training, and its map is upsampled to the RGB's: 10–40 times faster on the simulator, and as accurate.
+A teacher sees the minerals through its hyperspectral pixels (e.g. 2 m); its probabilities are refined by the RGB inside each of them so that the map follows the RGB's edges (an edge-aware guided filter). The advanced parameter 'Refine the map by the RGB' says for which models: teacher (default), all (students too: an edge-aware smoothing over one teacher pixel, which made the simulator's student maps 2–5 points better but costs time) or none. Such a teacher runs on its own grid, as in training, and its map is upsampled to the RGB's (Teacher grid own, the default); with 'rgb' it runs on every RGB pixel instead, 10–40 times slower on the simulator and no more accurate.
 
 Outputs: classes (colour table and class names, loaded with a legend), probabilities (one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 maximum probability, band 2 normalised entropy).</source>
       <translation>CMKD モデル（RGB 生徒モデル、またはハイパースペクトルと DEM があれば教師モデル）で、任意の大きさのラスタの鉱物をタイルごとにマッピングします。結果は逐次ディスクに書き出すため、ラスタが大きくてもメモリ使用量は増えません。
@@ -171,7 +171,7 @@ Outputs: classes (colour table and class names, loaded with a legend), probabili
 
 タイルは重ねて処理し、継ぎ目なく結合します。必要な入力のいずれかが nodata の場所は、すべての出力で nodata になります。EXTENT と MASK で処理範囲を限定できます。
 
-教師モデルは鉱物をハイパースペクトルの画素（例：2 m）を通して見ます。その確率を各画素の内側で RGB によって補正し、地図が RGB のエッジに沿うようにします（エッジ保存型のガイデッドフィルタ）。詳細パラメータ「RGB による地図の補正」で対象のモデルを選びます：teacher（既定、教師モデルのみ）、all（生徒モデルも：教師の 1 画素の範囲でのエッジ保存型平滑化。シミュレータでは生徒モデルの地図が 2–5 ポイント向上しましたが、時間がかかります）、none（補正なし）。このような教師モデルは RGB の全画素で実行します（教師モデルのグリッド：rgb）。own を選ぶと学習時と同じく自身のグリッドで実行し、その地図を RGB のグリッドへアップサンプリングします。シミュレータでは 10–40 倍高速で、精度は同等でした。
+教師モデルは鉱物をハイパースペクトルの画素（例：2 m）を通して見ます。その確率を各画素の内側で RGB によって補正し、地図が RGB のエッジに沿うようにします（エッジ保存型のガイデッドフィルタ）。詳細パラメータ「RGB による地図の補正」で対象のモデルを選びます：teacher（既定、教師モデルのみ）、all（生徒モデルも：教師の 1 画素の範囲でのエッジ保存型平滑化。シミュレータでは生徒モデルの地図が 2–5 ポイント向上しましたが、時間がかかります）、none（補正なし）。このような教師モデルは学習時と同じく自身のグリッドで実行し、その地図を RGB のグリッドへアップサンプリングします（教師モデルのグリッド：own、既定）。rgb を選ぶと RGB の全画素で実行します。シミュレータでは 10–40 倍遅く、精度は向上しませんでした。
 
 出力：クラス（カラーテーブルとクラス名付き、凡例つきで読み込まれます）、確率（クラスごとに 1 バンド、バンド名はクラス名。「炭酸塩化速度」の入力）、信頼度（バンド 1：最大確率、バンド 2：正規化エントロピー）。</translation>
     </message>
@@ -228,8 +228,8 @@ Outputs: classes (colour table and class names, loaded with a legend), probabili
       <translation>分類に要した秒数（読み込み・推論・結合・書き込み）</translation>
     </message>
     <message>
-      <source>Teacher grid (rgb: every RGB pixel; own: its training grid, faster)</source>
-      <translation>教師モデルのグリッド（rgb：RGB の全画素／own：学習時のグリッド、高速）</translation>
+      <source>Teacher grid (own: its training grid; rgb: every RGB pixel, slower)</source>
+      <translation>教師モデルのグリッド（own：学習時のグリッド／rgb：RGB の全画素、低速）</translation>
     </message>
     <message>
       <source>Tile overlap (pixels)</source>

@@ -6,7 +6,10 @@
   is counted. Growth between the smallest and the largest size should stay below 10 %.
 * Speed: student end-to-end throughput (read, infer, stitch, write) against the bare forward
   pass of the same model on in-memory tensors of the same tile and batch size; student against
-  teacher end-to-end on the same RGB + HSI + DEM scene.
+  teacher end-to-end on the same RGB + HSI + DEM scene, all on one grid (the teacher runs on
+  every RGB pixel), and again with HSI and DEM 8 times coarser than the RGB, where the
+  teacher runs on its own grid (``TEACHER_GRID`` ``own``, the default) and its map is upsampled
+  and refined by the RGB.
 
 Models are untrained instances of the real architectures (throughput does not depend on the
 weights). Rasters are written window by window (noise) and deleted afterwards.
@@ -62,7 +65,15 @@ def _card(kind: str, config):
                      provenance=Provenance.now({"benchmark": "untrained"}))
 
 
-def make_models(folder: Path) -> tuple[Path, Path]:
+#: How many RGB pixels one HSI / DEM pixel spans per side in the coarse scene.
+COARSE_FACTOR = 8
+
+
+def make_models(folder: Path) -> tuple[Path, Path, Path]:
+    """The student, the teacher, and the same teacher trained (per its card) on a grid
+    ``COARSE_FACTOR`` times coarser than the 0.1 m RGB of :func:`write_noise`."""
+    from dataclasses import replace
+
     import torch
 
     from cmkd_plugin.engine.models.config import StudentConfig, TeacherConfig
@@ -74,8 +85,11 @@ def make_models(folder: Path) -> tuple[Path, Path]:
     student = Student(StudentConfig(n_classes=N_CLASSES))
     teacher = Teacher(TeacherConfig(n_classes=N_CLASSES))
     s = save_model(folder / "student.safetensors", student, _card("student", student.config))
-    t = save_model(folder / "teacher.safetensors", teacher, _card("teacher", teacher.config))
-    return s, t
+    card = _card("teacher", teacher.config)
+    t = save_model(folder / "teacher.safetensors", teacher, card)
+    coarse = save_model(folder / "teacher_coarse.safetensors", teacher,
+                        replace(card, pixel_size_m=0.1 * COARSE_FACTOR))
+    return s, t, coarse
 
 
 def write_noise(path: Path, size_px: int, bands: int, dtype: str, *, pixel_m: float = 0.1,
@@ -188,7 +202,7 @@ def main() -> int:
     figures: dict = {"tile_px": TILE_PX, "overlap_px": OVERLAP_PX, "batch": BATCH,
                      "cpu_count": os.cpu_count()}
     try:
-        student, teacher = make_models(work)
+        student, teacher, teacher_coarse = make_models(work)
         figures["student_forward_mpx_per_s"] = bare_forward(student)
         print(f"student bare forward: {figures['student_forward_mpx_per_s']:.3f} Mpx/s", flush=True)
 
@@ -206,7 +220,19 @@ def main() -> int:
         print(f"scene {n}^2: student {s_run['mpx_per_s']:.3f} Mpx/s, teacher "
               f"{t_run['mpx_per_s']:.4f} Mpx/s, ratio {figures['student_over_teacher']:.1f}x",
               flush=True)
-        for p in (rgb, hsi, dem):
+        # The same with HSI and DEM COARSE_FACTOR times coarser (e.g. 2 m over 0.25 m RGB).
+        m = n // COARSE_FACTOR
+        hsi_c = write_noise(work / "scene_hsi_coarse.tif", m, 224, "float32", wavelengths=True,
+                            pixel_m=0.1 * COARSE_FACTOR)
+        dem_c = write_noise(work / "scene_dem_coarse.tif", m, 1, "float32", dem=True,
+                            pixel_m=0.1 * COARSE_FACTOR)
+        c_run = run_child(teacher_coarse, rgb, work / "out_scene_tc", hsi=hsi_c, dem=dem_c)
+        figures["teacher_own_grid_scene_mpx_per_s"] = c_run["mpx_per_s"]
+        figures["student_over_teacher_own_grid"] = s_run["mpx_per_s"] / c_run["mpx_per_s"]
+        print(f"scene {n}^2 with HSI/DEM {COARSE_FACTOR}x coarser: teacher on its own grid "
+              f"{c_run['mpx_per_s']:.4f} Mpx/s, student/teacher "
+              f"{figures['student_over_teacher_own_grid']:.1f}x", flush=True)
+        for p in (rgb, hsi, dem, hsi_c, dem_c):
             p.unlink()
 
         runs = {}

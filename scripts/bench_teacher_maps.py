@@ -17,13 +17,14 @@ moves that bound.
 Usage::
 
     .venv/bin/python scripts/bench_teacher_maps.py --work-dir /tmp/cmkd-bench \\
-        [--presets mars_analogue] [--test-seeds 101 102 201 202] [--teacher-grid own] [--reuse]
+        [--presets mars_analogue] [--test-seeds 101 102 201 202] [--teacher-grid rgb] [--reuse]
 
 ``--reuse`` scores the maps of an earlier run instead of classifying again (no timings).
 
 One JSON line per scene goes to ``teacher_maps.jsonl`` in the work folder; a Markdown table is
-printed at the end. About 3–7 minutes per classification of a 512 px scene with the default
-three-member teacher on 2 shared cores, 5–15 s with ``--teacher-grid own``.
+printed at the end. About 5–15 s per classification of a 512 px scene with the default
+three-member teacher on its own grid, on 2 shared cores; 3–7 minutes with ``--teacher-grid rgb``
+(the teacher on every RGB pixel).
 """
 
 from __future__ import annotations
@@ -89,9 +90,9 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--size-px", type=int, default=512)
-    parser.add_argument("--teacher-grid", choices=TEACHER_GRIDS, default=TEACHER_GRIDS[0],
-                        help="where the teacher runs (cmkd:classify TEACHER_GRID): rgb (every RGB "
-                             "pixel, the default) or own (its 2 m grid)")
+    parser.add_argument("--teacher-grid", choices=TEACHER_GRIDS, default=ClassifyConfig.teacher_grid,
+                        help="where the teacher runs (cmkd:classify TEACHER_GRID): own (its 2 m "
+                             "grid, the default) or rgb (every RGB pixel)")
     parser.add_argument("--reuse", action="store_true",
                         help="score the class maps of an earlier run instead of classifying again")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """``cmkd:classify`` with a teacher from the toolbox: its probabilities are refined by the RGB
 inside each of its 2 m pixels unless the advanced REFINE says none, and it runs on its own grid
-when the advanced TEACHER_GRID says own."""
+unless the advanced TEACHER_GRID says rgb."""
 
 from __future__ import annotations
 
@@ -48,21 +48,22 @@ def test_a_teacher_map_is_refined_by_the_rgb_unless_turned_off(cmkd_provider, ti
     assert np.abs(probs["refined"] - probs["raw"])[:, valid].max() > 0.005
 
 
-def test_a_teacher_runs_on_its_own_grid_when_asked(cmkd_provider, tiny, tmp_path):
+def test_a_teacher_runs_on_its_own_grid_unless_told_otherwise(cmkd_provider, tiny, tmp_path):
     from qgis.core import QgsApplication
 
     alg = QgsApplication.processingRegistry().algorithmById("cmkd:classify")
     param = alg.parameterDefinition("TEACHER_GRID")
-    assert param.defaultValue() == "rgb" and param.options() == ["rgb", "own"]
+    assert param.defaultValue() == "own" and param.options() == ["own", "rgb"]
     assert param.flags() & QgsProcessingParameterDefinition.FlagAdvanced
     probs, logs = {}, {}
     for grid in ("own", "rgb"):
         feedback = QgsProcessingFeedback()
+        chosen = {"TEACHER_GRID": grid} if grid == "rgb" else {}  # own: the default
         processing.run("cmkd:classify", {
             "MODEL": str(tiny["teacher"]), "RGB": str(tiny["rgb"]), "HSI": str(tiny["hsi"]),
-            "DEM": str(tiny["dem"]), "TEACHER_GRID": grid, "REFINE": "none", "TILE_SIZE": 64,
+            "DEM": str(tiny["dem"]), "REFINE": "none", "TILE_SIZE": 64,
             "OVERLAP": 16, "OUTPUT_CLASSES": str(tmp_path / f"{grid}_c.tif"),
-            "OUTPUT_PROBABILITIES": str(tmp_path / f"{grid}.tif"),
+            "OUTPUT_PROBABILITIES": str(tmp_path / f"{grid}.tif"), **chosen,
         }, feedback=feedback)
         logs[grid] = feedback.textLog()
         with rasterio.open(tmp_path / f"{grid}.tif") as ds:

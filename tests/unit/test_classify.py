@@ -324,16 +324,15 @@ def test_a_coarse_teacher_is_refined_by_the_rgb_without_seams(
 
 def test_a_coarse_teacher_can_run_on_its_own_grid_like_in_training(tmp_path: Path,
                                                                  teacher_scene: dict[str, Path]) -> None:
-    # With TEACHER_GRID own, a teacher trained on a 4 m grid maps this 1 m RGB from its inputs
-    # on that grid (RGB averaged over each 4 m pixel), its probabilities upsampled
-    # bilinearly: tile by tile exactly what the whole 4 m map upsampled gives.
+    # With TEACHER_GRID own (the default), a teacher trained on a 4 m grid maps this 1 m RGB
+    # from its inputs on that grid (RGB averaged over each 4 m pixel), its probabilities
+    # upsampled bilinearly: tile by tile exactly what the whole 4 m map upsampled gives.
     s = teacher_scene
     model, card = load_model(s["model"])
     coarse = save_model(tmp_path / "coarse.safetensors", model, replace(card, pixel_size_m=4.0))
     messages: list[str] = []
     classify(coarse, s["rgb"], hsi=s["hsi"], dem=s["dem"], output_probabilities=tmp_path / "p.tif",
-             config=replace(SMALL, refine="none", teacher_grid="own"),
-             feedback=Feedback(on_info=messages.append))
+             config=replace(SMALL, refine="none"), feedback=Feedback(on_info=messages.append))
     assert any("own grid (4 m, 4 x 4 RGB pixels" in m for m in messages)
     got = read(tmp_path / "p.tif")
     grid = Grid.from_raster(s["rgb"])
@@ -349,8 +348,8 @@ def test_a_coarse_teacher_can_run_on_its_own_grid_like_in_training(tmp_path: Pat
     np.testing.assert_array_equal(valid, expected_valid)
     assert valid.mean() > 0.8
     np.testing.assert_allclose(got[:, valid], up[:, valid], atol=1e-5)
-    # The same teacher on every 1 m pixel (TEACHER_GRID rgb, the default) is that of a card
-    # without a pixel size, and differs.
+    # The same teacher on every 1 m pixel (TEACHER_GRID rgb) is that of a card without a pixel
+    # size, and differs.
     for name, path, grid_choice in (("g", coarse, "rgb"),
                                     ("h", save_model(tmp_path / "fine.safetensors", model,
                                                      replace(card, pixel_size_m=None)), "own")):

@@ -11,7 +11,7 @@ DEVICES = ("auto", "cpu", "cuda")
 #: Which maps are refined by the RGB inside each HSI pixel (:class:`ClassifyConfig` ``refine``).
 REFINE_MODES = ("teacher", "all", "none")
 #: Where a teacher coarser than the RGB runs (:class:`ClassifyConfig` ``teacher_grid``).
-TEACHER_GRIDS = ("rgb", "own")
+TEACHER_GRIDS = ("own", "rgb")
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,10 @@ class ClassifyConfig:
             pixel that made the simulator's students 2–5 points better, README *Sharper teacher
             maps*; off by default until the speed benchmarks are re-run with it) or ``none``.
         teacher_grid: where a teacher trained on a grid at least twice as coarse as the RGB
-            runs: ``rgb`` (default: on every RGB pixel, from inputs resampled to it) or ``own``
-            (on its own grid, as in training, its probabilities upsampled to the RGB's: 10–40
-            times faster on the simulator's 2 m teachers over 0.25 m RGB, refined maps 0.8
-            points better on mars and 0.2 worse on earth; README *Sharper teacher maps*).
+            runs: ``own`` (default: on its own grid, as in training, its probabilities
+            upsampled to the RGB's: 10–40 times faster on the simulator's 2 m teachers over
+            0.25 m RGB, refined maps 0.8 points better on mars and 0.1 worse on earth; README
+            *Sharper teacher maps*) or ``rgb`` (on every RGB pixel, from inputs resampled to it).
     """
 
     tile_size_px: int = 256
@@ -100,7 +100,7 @@ class ClassifyConfig:
     hsi_scaling: str = "auto"
     dask_scheduler: str | None = None
     refine: str = "teacher"
-    teacher_grid: str = "rgb"
+    teacher_grid: str = "own"
 
     def __post_init__(self) -> None:
         if not 16 <= self.tile_size_px <= 8192:

@@ -35,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refine", choices=REFINE_MODES, default=REFINE_MODES[0],
                         help="refine the probabilities by the RGB inside each HSI pixel: teacher "
                              "(default), all (students too) or none")
-    parser.add_argument("--teacher-grid", choices=TEACHER_GRIDS, default=TEACHER_GRIDS[0],
-                        help="where a teacher coarser than the RGB runs: rgb (every RGB pixel, "
-                             "default) or own (its training grid: many times faster, a little "
-                             "less accurate)")
+    parser.add_argument("--teacher-grid", choices=TEACHER_GRIDS, default=ClassifyConfig.teacher_grid,
+                        help="where a teacher coarser than the RGB runs: own (its training "
+                             "grid, as in training: default, many times faster) or rgb (every "
+                             "RGB pixel)")
     parser.add_argument("--output-classes", help="class raster (.tif)")
     parser.add_argument("--output-probabilities", help="probability raster (.tif)")
     parser.add_argument("--output-confidence", help="confidence raster (.tif)")

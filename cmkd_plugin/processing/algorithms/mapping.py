@@ -18,7 +18,7 @@ from qgis.core import (
     QgsProcessing,
 )
 
-from ...engine.classify.config import DEVICES, REFINE_MODES, TEACHER_GRIDS
+from ...engine.classify.config import DEVICES, REFINE_MODES, TEACHER_GRIDS, ClassifyConfig
 from ...engine.paths import resources_dir
 from ..base import CmkdAlgorithm
 from ..styling import style_on_load
@@ -51,9 +51,10 @@ class ClassifyAlgorithm(CmkdAlgorithm):
         "RGB's edges (an edge-aware guided filter). The advanced parameter 'Refine the map by "
         "the RGB' says for which models: teacher (default), all (students too: an edge-aware "
         "smoothing over one teacher pixel, which made the simulator's student maps 2–5 points "
-        "better but costs time) or none. Such a teacher runs on every RGB pixel (Teacher grid "
-        "rgb); with 'own' it runs on its own grid, as in training, and its map is upsampled to "
-        "the RGB's: 10–40 times faster on the simulator, and as accurate.\n\n"
+        "better but costs time) or none. Such a teacher runs on its own grid, as in training, "
+        "and its map is upsampled to the RGB's (Teacher grid own, the default); with 'rgb' it "
+        "runs on every RGB pixel instead, 10–40 times slower on the simulator and no more "
+        "accurate.\n\n"
         "Outputs: classes (colour table and class names, loaded with a legend), probabilities "
         "(one band per class, named after it; input of 'Carbonation rate'), confidence (band 1 "
         "maximum probability, band 2 normalised entropy)."
@@ -99,9 +100,10 @@ class ClassifyAlgorithm(CmkdAlgorithm):
             self.REFINE, self.tr("Refine the map by the RGB (teacher, all, none)"),
             options=list(REFINE_MODES), defaultValue=REFINE_MODES[0], usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterEnum(
-            self.TEACHER_GRID, self.tr("Teacher grid (rgb: every RGB pixel; own: its training "
-                                       "grid, faster)"),
-            options=list(TEACHER_GRIDS), defaultValue=TEACHER_GRIDS[0], usesStaticStrings=True))
+            self.TEACHER_GRID, self.tr("Teacher grid (own: its training grid; rgb: every RGB "
+                                       "pixel, slower)"),
+            options=list(TEACHER_GRIDS), defaultValue=ClassifyConfig.teacher_grid,
+            usesStaticStrings=True))
         self.add_advanced(QgsProcessingParameterString(
             self.DASK_SCHEDULER, self.tr("Dask scheduler address (e.g. tcp://host:8786; empty: "
                                          "this computer)"), optional=True))
