@@ -46,7 +46,7 @@ from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
 from cmkd_plugin.engine.training.baseline import train_baseline  # noqa: E402
 from cmkd_plugin.engine.training.config import DistillConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
-from cmkd_plugin.engine.training.common import upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.models.resample import upsample_area, upsample_mask  # noqa: E402
 from cmkd_plugin.engine.training.distill import (Targets, compute_targets, distil,  # noqa: E402
                                                   validation_metrics)
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402

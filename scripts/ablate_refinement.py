@@ -32,7 +32,7 @@ import rasterio  # noqa: E402
 import torch  # noqa: E402
 
 from cmkd_plugin.engine.models.guided import refine_probabilities  # noqa: E402
-from cmkd_plugin.engine.training.common import upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.models.resample import upsample_area, upsample_mask  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
 from cmkd_plugin.engine.training.pipeline import prepare_distillation  # noqa: E402
 

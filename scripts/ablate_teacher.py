@@ -48,7 +48,8 @@ from bench_distillation import bench_teacher, read_scene, softmax, teacher_logit
 from cmkd_plugin.engine.geo.labels import UNLABELLED  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.training.common import refined_classes, upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.models.resample import upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.training.common import refined_classes  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402
 from cmkd_plugin.engine.training.teacher import TeacherResult, train_teacher  # noqa: E402

@@ -60,8 +60,8 @@ from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
 from cmkd_plugin.engine.geo.spectral import SpectralBands  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.training.common import (modality_card, predict_area, upsample_area,  # noqa: E402
-                                                upsample_mask)
+from cmkd_plugin.engine.models.resample import upsample_area, upsample_mask  # noqa: E402
+from cmkd_plugin.engine.training.common import modality_card, predict_area  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels, load_scene  # noqa: E402
 from cmkd_plugin.engine.training.metrics import evaluate  # noqa: E402

@@ -51,7 +51,7 @@ from cmkd_plugin.engine.models.guided import refine_probabilities  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.models.preprocess import normalise  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
-from cmkd_plugin.engine.training.common import upsample_area  # noqa: E402
+from cmkd_plugin.engine.models.resample import upsample_area  # noqa: E402
 from cmkd_plugin.engine.training.data import coarse_labels  # noqa: E402
 
 

@@ -33,7 +33,7 @@ from cmkd_plugin.engine.models.modelfile import load_model, save_model
 from cmkd_plugin.engine.models.preprocess import normalise
 from cmkd_plugin.engine.models.student import Student
 from cmkd_plugin.engine.models.teacher import Teacher, TeacherEnsemble
-from cmkd_plugin.engine.training.common import upsample_area
+from cmkd_plugin.engine.models.resample import upsample_area
 
 UTM = CRS.from_epsg(32633)
 ORIGIN = (500_000.0, 4_100_000.0)

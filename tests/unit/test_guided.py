@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from cmkd_plugin.engine.models.guided import box_mean, guide_image, guided_filter, refine_probabilities
-from cmkd_plugin.engine.training.common import refined_classes, upsample_area
+from cmkd_plugin.engine.models.resample import upsample_area
+from cmkd_plugin.engine.training.common import refined_classes
 from cmkd_plugin.engine.training.distill import student_grid_logits
 from cmkd_plugin.engine.models.card import ModalityCard
 

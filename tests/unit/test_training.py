@@ -21,8 +21,8 @@ from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.models.modelfile import load_model
 from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb
 from cmkd_plugin.engine.geo.labels import UNLABELLED
-from cmkd_plugin.engine.training.common import (predict_area, refined_classes, upsample_area,
-                                                upsample_targets)
+from cmkd_plugin.engine.models.resample import upsample_area
+from cmkd_plugin.engine.training.common import predict_area, refined_classes
 from cmkd_plugin.engine.training.metrics import evaluate
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig
 from cmkd_plugin.engine.training.data import load_scene
@@ -286,16 +286,6 @@ def test_block_split_keeps_training_away_from_validation(scene: dict[str, Path])
     assert (val != 255).sum() > 0 and (train != 255).sum() > 0
 
 
-def test_patch_upsampling_equals_whole_area_upsampling() -> None:
-    rng = np.random.default_rng(0)
-    coarse = rng.normal(size=(5, 12, 12)).astype(np.float32)
-    full = upsample_area(coarse, 4, (48, 48))
-    origins = np.array([[0, 0], [8, 12], [32, 32], [4, 28]])
-    patches = upsample_targets(coarse, origins, 16, 4).numpy()
-    for patch, (r, c) in zip(patches, origins):
-        np.testing.assert_allclose(patch, full[:, r:r + 16, c:c + 16], rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.parametrize("temperature", [1.0, 3.0])
 def test_student_grid_targets_interpolate_the_teachers_probabilities(temperature: float) -> None:
     from cmkd_plugin.engine.training.distill import student_grid_logits
@@ -357,17 +347,6 @@ def test_augmentations_keep_shape_nodata_and_change_values() -> None:
     a = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
     b = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
-
-
-def test_patch_upsampling_of_float16_features_at_the_edges() -> None:
-    rng = np.random.default_rng(1)
-    coarse = rng.normal(size=(4, 6, 6)).astype(np.float16)
-    full = upsample_area(coarse, 4, (24, 24))
-    origins = np.array([[0, 0], [16, 16], [0, 16]])
-    patches = upsample_targets(coarse, origins, 8, 4).numpy()
-    assert patches.dtype == np.float32
-    for patch, (r, c) in zip(patches, origins):
-        np.testing.assert_allclose(patch, full[:, r:r + 8, c:c + 8], rtol=1e-5, atol=1e-6)
 
 
 def test_model_selection_at_validation_pixels_equals_whole_area_evaluation() -> None:

@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..models.card import ModelCard
 from ..models.config import RGB
 from ..models.preprocess import normalise
+from ..models.resample import upsample_window
 from .inputs import COARSE, COARSE_VALID, COARSE_WINDOW, coarse_factor, under_window
 
 
@@ -91,18 +92,6 @@ def refinement_radius(card: ModelCard, grid_pixel_m: float, overlap_px: int,
     return max(0, min(factor, (overlap_px // 2 - receptive_radius_px(card)) // 2))
 
 
-def _bilinear_taps(start: int, n: int, factor: int, crop0: int, total: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For ``n`` fine pixels from ``start`` along an axis: the two coarse pixels (indexes in a
-    crop starting at ``crop0``) and the weight of the second, as bilinear upsampling by
-    ``factor`` of all ``total`` coarse pixels gives them (``align_corners`` False, edges
-    clamped; the same as :func:`~..training.common.upsample_area` in training)."""
-    src = np.maximum((np.arange(start, start + n) + 0.5) / factor - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), total - 1)
-    i1 = np.minimum(i0 + 1, total - 1)
-    return i0 - crop0, i1 - crop0, (src - i0).astype(np.float32)
-
-
 class CoarseTeacher:
     """A teacher run on its own, coarser grid, its map upsampled to the processing grid.
 
@@ -122,18 +111,15 @@ class CoarseTeacher:
     def predict(self, batch: Sequence[Mapping[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         probs_out, valid_out = [], []
         for tile in batch:
-            fr, fc, fh, fw, cr, cc, ch, cw, f = (int(v) for v in tile[COARSE_WINDOW])
+            fr, fc, fh, fw, cr, cc, f = (int(v) for v in tile[COARSE_WINDOW])
             inputs = {k[len(COARSE):]: v for k, v in tile.items()
                       if k.startswith(COARSE) and k not in (COARSE_WINDOW, COARSE_VALID)}
             probs, valid = self.inner.predict([inputs])
             valid = valid & tile[COARSE_VALID][None]
             k = probs.shape[1]
             p = np.where(valid[0][None] & np.isfinite(probs[0]), probs[0], 1.0 / k).astype(np.float32)
-            r0, r1, wr = _bilinear_taps(fr, fh, f, cr, ch)
-            c0, c1, wc = _bilinear_taps(fc, fw, f, cc, cw)
-            top = p[:, r0][:, :, c0] * (1 - wc) + p[:, r0][:, :, c1] * wc
-            bottom = p[:, r1][:, :, c0] * (1 - wc) + p[:, r1][:, :, c1] * wc
-            probs_out.append(top * (1 - wr)[:, None] + bottom * wr[:, None])
+            # The crop holds one teacher pixel beyond the window wherever the grid goes on.
+            probs_out.append(upsample_window(p, fr - cr * f, fc - cc * f, fh, fw, f).numpy())
             valid_out.append(under_window(valid[0], fr, fc, fh, fw, f, cr, cc))
         return np.stack(probs_out).astype(np.float32), np.stack(valid_out)
 

@@ -30,7 +30,7 @@ _ARGUMENT = {RGB: "--rgb / RGB", HSI: "--hsi / HSI", DEM: "--dem / DEM"}
 
 #: Key prefix of a teacher's inputs on its own grid in a tile's data, and the key of the
 #: window they cover: fine row, column, height, width; teacher-grid row and column of the
-#: crop, the teacher grid's height and width; the factor between the grids.
+#: crop; the factor between the grids.
 COARSE = "coarse:"
 COARSE_WINDOW = "coarse:window"
 #: Key of the validity of those inputs (every one read) on the teacher's grid.
@@ -256,7 +256,7 @@ class ModelInputs:
         win = self._rgb.read(window)
         data = {f"{COARSE}{k}": v for k, v in coarse_data.items()}
         data[COARSE_WINDOW] = np.array([window.row_off, window.col_off, window.height,
-                                        window.width, r0, c0, cg.height, cg.width, f])
+                                        window.width, r0, c0, f])
         data[COARSE_VALID] = coarse_valid
         if not self._rgb_only_for_grid:
             data[RGB] = win.data

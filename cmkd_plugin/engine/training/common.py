@@ -17,6 +17,7 @@ from ..geo.tiling import StitchPlan, TilingConfig
 from ..models.card import ModalityCard
 from ..models.config import DEM, DEM_CHANNELS, HSI, MS, RGB
 from ..models.preprocess import band_statistics
+from ..models.resample import upsample_window
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -271,71 +272,6 @@ def predict_pixels(model: nn.Module, inputs: Mapping[str, np.ndarray],
     return out
 
 
-def crop_coarse(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
-                factor: int) -> torch.Tensor:
-    """(B, C, size_fine / factor, ...) float32 crops of (C, h, w) teacher-grid arrays under
-    ``size_fine`` patches of the reference grid whose origins are multiples of ``factor``
-    (no resampling: one value per teacher pixel)."""
-    n = size_fine // factor
-    out = np.stack([coarse[:, r // factor:r // factor + n, c // factor:c // factor + n]
-                    for r, c in origins_fine])
-    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32))
-
-
-def crop_padded(image: np.ndarray, origins: np.ndarray, size: int) -> torch.Tensor:
-    """(B, C, size, size) float32 crops of a (C, H, W) array at ``origins`` that may reach
-    beyond it: outside rows and columns repeat the nearest edge."""
-    _, h, w = image.shape
-    crops = []
-    for r, c in origins:
-        rows = np.clip(np.arange(r, r + size), 0, h - 1)
-        cols = np.clip(np.arange(c, c + size), 0, w - 1)
-        crops.append(image[:, rows[:, None], cols[None, :]])
-    return torch.from_numpy(np.ascontiguousarray(np.stack(crops), dtype=np.float32))
-
-
-def upsample_targets(coarse: np.ndarray, origins_fine: np.ndarray, size_fine: int,
-                     factor: int, before: Callable[[torch.Tensor], torch.Tensor] | None = None
-                     ) -> torch.Tensor:
-    """Bilinear upsampling of (C, h, w) teacher-grid targets onto ``size_fine`` patches of the
-    reference grid whose origins are multiples of ``factor``; ``before`` transforms each
-    (B, C, h', w') coarse crop first (e.g. logits into probabilities).
-
-    A one-pixel replicated margin around each coarse crop makes the result identical to
-    upsampling the whole area (``align_corners=False``) and cropping.
-    """
-    import torch.nn.functional as F
-
-    # Crop before converting: the targets hold 256 float16 feature channels over the whole
-    # teacher grid, and converting all of it per step cost more than the training itself.
-    if factor == 1:
-        out = crop_coarse(coarse, origins_fine, size_fine, 1)
-        return before(out) if before is not None else out
-    n = size_fine // factor
-    t = crop_padded(coarse, np.asarray(origins_fine) // factor - 1, n + 2)
-    if before is not None:
-        t = before(t)
-    up = F.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)
-    return up[:, :, factor:factor + size_fine, factor:factor + size_fine]
-
-
-def upsample_area(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear upsampling of a whole (C, h, w) array to the reference grid ``shape`` (edges
-    beyond whole teacher pixels repeat the last row/column)."""
-    import torch.nn.functional as F
-
-    if factor == 1:
-        out = np.asarray(coarse, dtype=np.float32)
-    else:
-        t = torch.from_numpy(np.asarray(coarse, dtype=np.float32))[None]
-        out = F.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)[0].numpy()
-    h, w = shape
-    pad_h, pad_w = max(0, h - out.shape[1]), max(0, w - out.shape[2])
-    if pad_h or pad_w:
-        out = np.pad(out, ((0, 0), (0, pad_h), (0, pad_w)), mode="edge")
-    return out[:, :h, :w]
-
-
 def refined_classes(coarse_logits: np.ndarray, factor: int, guide: Mapping[str, np.ndarray],
                     guide_cards: Mapping[str, ModalityCard], radius: int, mask: np.ndarray,
                     tile_px: int = 256) -> np.ndarray:
@@ -363,14 +299,8 @@ def refined_classes(coarse_logits: np.ndarray, factor: int, guide: Mapping[str, 
                 continue
             r0, c0 = max(0, r - reach), max(0, c - reach)
             r1, c1 = min(h, r + tile_px + reach), min(w, c + tile_px + reach)
-            # upsample_targets wants origins on whole teacher pixels and a square patch.
-            ar, ac = r0 - r0 % factor, c0 - c0 % factor
-            size = -(-max(r1 - ar, c1 - ac) // factor) * factor
-            origin = np.array([[ar, ac]])
-            soft = functools.partial(torch.softmax, dim=1)
-            probs = (upsample_targets(coarse_logits, origin, size, factor, before=soft)
-                     if factor > 1 else soft(crop_padded(coarse_logits, origin, size)))
-            probs = probs[:, :, r0 - ar:r1 - ar, c0 - ac:c1 - ac]
+            probs = upsample_window(coarse_logits, r0, c0, r1 - r0, c1 - c0, factor,
+                                    before=functools.partial(torch.softmax, dim=1))[None]
             g = torch.from_numpy(guide_image({k: v[:, r0:r1, c0:c1] for k, v in guide.items()},
                                              guide_cards))[None]
             cls = refine_probabilities(g, probs, radius)[0].argmax(dim=0).numpy()
@@ -379,19 +309,8 @@ def refined_classes(coarse_logits: np.ndarray, factor: int, guide: Mapping[str, 
     return np.where(mask, out, 0)
 
 
-def upsample_mask(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    """Nearest upsampling of a (h, w) bool mask; beyond whole teacher pixels is False."""
-    big = np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)
-    out = np.zeros(shape, dtype=bool)
-    hh, ww = min(shape[0], big.shape[0]), min(shape[1], big.shape[1])
-    out[:hh, :ww] = big[:hh, :ww]
-    return out
-
-
 __all__ = [
     "HSI", "MS", "RGB", "DEM", "single_threaded", "seed_everything", "modality_card",
     "normalise_batch", "crop_batch", "training_batch",
-    "crop_coarse", "crop_labels", "crop_padded", "patch_origins", "labelled_pixels", "predict_area",
-    "upsample_targets", "refined_classes",
-    "upsample_area", "upsample_mask",
+    "crop_labels", "patch_origins", "labelled_pixels", "predict_area", "refined_classes",
 ]

@@ -8,7 +8,7 @@ optionally weighted by the rarity of the teacher's class.
 
 The student trains at its native resolution; the teacher's logits and fused features, computed
 once on the teacher grid, are bilinearly upsampled onto each student patch
-(:func:`student_grid_logits`, :func:`~.common.upsample_targets`; the logits or, with
+(:func:`student_grid_logits`, :func:`~..models.resample.upsample_targets`; the logits or, with
 ``target_interpolation="probabilities"``, the class probabilities; with ``"guided"``, those
 probabilities refined by the student's own fine image, :mod:`~..models.guided`), or, with
 ``target_match="block"``, each teacher pixel is compared with the mean of the student pixels
@@ -37,9 +37,9 @@ from ..models.guided import guide_image, refine_probabilities
 from ..models.losses import block_distillation_loss, class_balanced_weights, distillation_loss
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
-from .common import (WeightAverage, crop_coarse, crop_labels, crop_padded, labelled_pixels,
-                     patch_origins, predict_area, predict_pixels, seed_everything, single_threaded,
-                     training_batch, upsample_mask, upsample_targets)
+from ..models.resample import crop_coarse, crop_padded, upsample_mask, upsample_targets
+from .common import (WeightAverage, crop_labels, labelled_pixels, patch_origins, predict_area,
+                     predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
 from .metrics import evaluate
 

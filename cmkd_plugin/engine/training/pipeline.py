@@ -26,7 +26,8 @@ from ..models.config import RGB
 from ..models.modelfile import load_model, save_model
 from ..models.teacher import TeacherEnsemble
 from .baseline import train_baseline
-from .common import modality_card, predict_area, refined_classes, single_threaded, upsample_area
+from ..models.resample import upsample_area
+from .common import modality_card, predict_area, refined_classes, single_threaded
 from .config import DataConfig, DistillConfig, TeacherTrainConfig
 from .data import SceneData, load_scene, read_class_table
 from .distill import (StudentResult, Targets, compute_targets, distil, multispectral_bands,

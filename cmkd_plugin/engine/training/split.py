@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputError
 from ..feedback import Feedback
 from ..geo.labels import UNLABELLED
+from ..models.resample import upsample_mask
 from .config import DataConfig
 
 
@@ -39,14 +40,6 @@ class BlockSplit:
 
     def to_dict(self) -> dict[str, int]:
         return {"val_blocks": self.val_blocks, "block_size_coarse_px": self.block_size_coarse_px}
-
-
-def _upsample(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
-    big = np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)
-    out = np.zeros(shape, dtype=bool)
-    h, w = min(shape[0], big.shape[0]), min(shape[1], big.shape[1])
-    out[:h, :w] = big[:h, :w]
-    return out
 
 
 def block_split(labels: np.ndarray, labels_coarse: np.ndarray, factor: int, config: DataConfig,
@@ -112,5 +105,5 @@ def block_split(labels: np.ndarray, labels_coarse: np.ndarray, factor: int, conf
     if config.validation_fraction > 0 and val_lab.size == 0:
         feedback.warning("No validation label survived the split; metrics use training labels.")
     shape = labels.shape
-    return BlockSplit(_upsample(train_c, factor, shape), _upsample(val_c, factor, shape),
+    return BlockSplit(upsample_mask(train_c, factor, shape), upsample_mask(val_c, factor, shape),
                       train_c, val_c, n_val_blocks, bc)
