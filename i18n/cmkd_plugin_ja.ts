@@ -742,6 +742,10 @@ Outputs: RGB (3 bands, 8-bit), HSI (float32 reflectance with band wavelengths an
   <context>
     <name>TrainTeacherAlgorithm</name>
     <message>
+      <source>Areal mixing (share of samples mixed; 0: off)</source>
+      <translation>面的混合（混合するサンプルの割合、0：なし）</translation>
+    </message>
+    <message>
       <source>Ensemble members (teachers trained with successive seeds)</source>
       <translation>アンサンブルのメンバー数（連続するシードで学習した教師モデル）</translation>
     </message>
@@ -760,12 +764,16 @@ Training uses class-weighted cross-entropy, modality-specific augmentation (spec
 
 Ensemble members (advanced, 3 by default): several teachers trained alike with successive seeds (the seed, the seed + 1, ...) and kept in one model file; they answer as one, averaging their class probabilities, which maps better than a single teacher on average and evens out an unlucky seed. Each member costs one more training and makes the teacher's own maps that much slower; the student is as small and fast as ever. 1 trains a single teacher.
 
+Areal mixing (advanced, 0 by default): the share of training samples made linear mixtures of two labelled pixels with the matching mixed target, as a hyperspectral pixel across a boundary is. It helps where minerals are mixed with a spectrally bland cover (on the simulator's Mars scenes, whose units carry dust, 1 mapped 1 point better) and hurts where a class is itself spectrally between two others, as dolomite between calcite and magnesite (the Earth scenes: 5 points worse).
+
 Outputs: the model file (weights and model card: inputs, band wavelengths, normalisation, classes and colours, training parameters and metrics) and an HTML report (a JSON twin is written beside it). The report scores the teacher's map on the validation blocks as Classify minerals makes it: refined by the RGB inside each hyperspectral pixel.</source>
       <translation>マルチモーダルな教師モデルを学習します：入力ごとのエンコーダ（RGB、ハイパースペクトル、傾斜と陰影起伏を派生させた DEM）を共通の 256 次元空間に射影し、各ピクセルで 8 ヘッドのクロスモーダル注意機構を適用して分類器につなぎます。入力の座標参照系・解像度・範囲は任意で、その場で RGB のグリッドに合わせます。クラスの一覧はラベルのクラスフィールドから取得します。
 
 学習では、クラス重み付き交差エントロピー、モダリティ別のデータ拡張（HSI にはスペクトルの歪みとバンドの欠落、DEM にはノイズと傾き、RGB には色のゆらぎ）、モダリティ・ドロップアウト（入力が欠けても教師モデルが動作するように）、空間ブロックで作った検証用分割による早期終了（隣接ピクセルからの情報漏れなし）を用います。nodata はすべての損失から除外します。
 
 アンサンブルのメンバー数（詳細設定、既定値 3）：同じ条件で連続するシード（指定したシード、シード + 1、...）を用いて学習した複数の教師モデルを一つのモデルファイルにまとめます。これらはクラス確率を平均して一つのモデルとして振る舞い、平均的には単一の教師モデルよりも良い地図を作り、運の悪いシードの影響をならします。メンバーが一つ増えるごとに学習が一回分増え、教師モデル自身による地図作成もその分遅くなりますが、生徒モデルの小ささと速さは変わりません。1 を指定すると単一の教師モデルを学習します。
+
+面的混合（詳細設定、既定値 0）：学習サンプルのうちこの割合を、二つのラベル付きピクセルの線形混合とし、目標も同じ割合で混ぜたものにします。境界をまたぐハイパースペクトルピクセルはこのような混合です。鉱物がスペクトル的に特徴の乏しい被覆と混ざる場合に効果があり（シミュレータの火星シーンでは各ユニットにダストが含まれ、1 で地図が 1 ポイント向上）、あるクラスがスペクトル的に他の二つのクラスの中間にある場合（方解石とマグネサイトの中間にあるドロマイトなど。地球シーンでは 5 ポイント低下）には逆効果です。
 
 出力：モデルファイル（重みとモデルカード：入力、バンド波長、正規化、クラスと色、学習パラメータと評価指標）と HTML レポート（同じ場所に JSON 版も出力）。レポートでは、検証用ブロック上の教師モデルの地図を「鉱物を分類」が作るのと同じ形で、すなわち各ハイパースペクトルピクセルの内部を RGB で精緻化した地図として評価します。</translation>
     </message>

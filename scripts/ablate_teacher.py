@@ -13,6 +13,9 @@ benchmark. Variants:
   benchmark's teacher was this with seed 0 until ensembles became the default);
 * ``ensemble<N>``: the product's ensemble (``MEMBERS`` N): the mean class probabilities of
   teachers with seeds 0 … N−1 (``ensemble<N>s<S>``: seeds S … S+N−1);
+* ``mix<F>``: the product's ensemble trained with areal mixing F (``TeacherTrainConfig.mixing``:
+  that share of the samples made linear mixtures of two labelled ones, with soft targets;
+  ``mix<F>s<S>``: seeds S … S+2);
 * ``epochs100``: one teacher trained 100 epochs without early stopping before the last;
 * ``self<C>``: self-training — a seed-0 teacher, then a second one trained on the labels plus
   the first one's classes wherever its top probability is at least C (outside the validation
@@ -88,6 +91,9 @@ def teacher(variant: str, scene, work: Path) -> TeacherResult:
     if variant.startswith("ensemble"):  # the product's ensemble (MEMBERS): seeds S ... S+N-1
         members, _, first = variant[8:].partition("s")
         return train_teacher(scene, TeacherTrainConfig(members=int(members), seed=int(first or 0)))
+    if variant.startswith("mix"):  # mix<F>[s<S>]: the product's ensemble, areal mixing F
+        share, _, first = variant[3:].partition("s")
+        return train_teacher(scene, TeacherTrainConfig(mixing=float(share), seed=int(first or 0)))
     if variant == "epochs100":
         return train_teacher(scene, replace(SINGLE, epochs=100, patience_epochs=100))
     if variant.startswith("selfens"):  # selfens<N>[s<S>]_<C>: an ensemble of N, self-trained at C

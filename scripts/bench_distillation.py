@@ -266,7 +266,8 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
         str(train_dir / "rgb.tif"), str(train_dir / "hsi.tif"), str(train_dir / "dem.tif"),
         str(train_dir / "labels.gpkg"), str(work / "teacher.cmkd"), str(work / "teacher.html"),
         DataConfig(seed=args.seed), TeacherTrainConfig(epochs=args.teacher_epochs, seed=args.seed,
-                                                      members=args.teacher_members),
+                                                      members=args.teacher_members,
+                                                      mixing=args.teacher_mixing),
         str(table), fb)
     t1 = time.perf_counter()
     log(f"{preset}: teacher trained in {t1 - t0:.0f} s, validation OA {teacher.outputs['TEACHER_OA']:.3f}")
@@ -275,6 +276,7 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
     t_model, t_card = load_model(work / "teacher.cmkd", "teacher")
     tests_ready = [load_test_scene(d, t_model, t_card, names) for d in test_dirs]
     result = {"teacher_train_s": t1 - t0, "teacher_members": args.teacher_members,
+              "teacher_mixing": args.teacher_mixing,
               "teacher_validation": teacher.outputs,
               "student_depth": args.student_depth, "student_patches_per_epoch": args.student_patches}
     for name in variants:
@@ -319,6 +321,9 @@ def main() -> int:
     parser.add_argument("--teacher-epochs", type=int, default=30)
     parser.add_argument("--teacher-members", type=int, default=TeacherTrainConfig().members,
                         help="teachers in the ensemble (default: the engine's)")
+    parser.add_argument("--teacher-mixing", type=float, default=TeacherTrainConfig().mixing,
+                        help="share of the teacher's training samples made areal mixtures "
+                             "(cmkd:trainteacher MIXING; default: the engine's)")
     parser.add_argument("--student-epochs", type=int, default=30)
     parser.add_argument("--student-depth", type=int, default=DistillConfig().encoder_depth,
                         help="3x3 conv layers of the student (receptive field 2 x depth + 1 px)")

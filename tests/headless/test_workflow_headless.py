@@ -20,10 +20,13 @@ def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json
                   LABELS_PER_CLASS=6, HSI_BANDS=32, **scene)
     inputs = dict(RGB=scene["OUTPUT_RGB"], HSI=scene["OUTPUT_HSI"], DEM=scene["OUTPUT_DEM"],
                   LABELS=scene["OUTPUT_LABELS"], LABEL_FIELD="mineral", SEED=0)
-    teacher = qgis_run_json("cmkd:trainteacher", EPOCHS=1, MEMBERS=2, OUTPUT_MODEL=tmp_path / "t.cmkd",
-                            OUTPUT_REPORT=tmp_path / "t.html", **inputs)["results"]
+    teacher = qgis_run_json("cmkd:trainteacher", EPOCHS=1, MEMBERS=2, MIXING=0.5,
+                            OUTPUT_MODEL=tmp_path / "t.cmkd", OUTPUT_REPORT=tmp_path / "t.html",
+                            **inputs)["results"]
     assert 0.0 <= teacher["TEACHER_OA"] <= 1.0
-    assert read_card(tmp_path / "t.cmkd").architecture.members == 2  # an ensemble, distilled below
+    card = read_card(tmp_path / "t.cmkd")
+    assert card.architecture.members == 2  # an ensemble, distilled below
+    assert card.training["teacher"]["mixing"] == 0.5  # the advanced MIXING reached the engine
     student = qgis_run_json("cmkd:distillstudent", TEACHER=tmp_path / "t.cmkd", EPOCHS=1,
                             OUTPUT_MODEL=tmp_path / "s.cmkd", OUTPUT_REPORT=tmp_path / "s.html",
                             **inputs)["results"]

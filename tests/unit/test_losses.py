@@ -13,6 +13,7 @@ from cmkd_plugin.engine.models.losses import (
     class_balanced_weights,
     distillation_loss,
     masked_cross_entropy,
+    soft_cross_entropy,
 )
 from cmkd_plugin.engine.models.schedule import SCHEDULE_KINDS, temperature_at
 
@@ -39,6 +40,32 @@ def test_cross_entropy_hand_values() -> None:
     # class weights [1, 3]: (1 * ln2 + 3 * 2 ln2) / (1 + 3) = 7/4 ln 2
     weighted = masked_cross_entropy(logits, labels, valid, torch.tensor([1.0, 3.0]))
     assert weighted.item() == pytest.approx(7 / 4 * LN2, rel=1e-6)
+
+
+def test_soft_cross_entropy_hand_values_and_one_hot_equals_the_hard_loss() -> None:
+    # pixel a: logits [0, 0], target [1/2, 1/2] -> ln 2; pixel b: logits [ln 3, 0] (p = 3/4,
+    # 1/4), target [1/4, 3/4] -> -(1/4 ln 3/4 + 3/4 ln 1/4); pixel c: outside the mask, NaN.
+    logits = _pixels([[0.0, 0.0], [math.log(3.0), 0.0], [float("nan"), 1.0]])
+    targets = _pixels([[0.5, 0.5], [0.25, 0.75], [1.0, 0.0]])
+    mask = torch.tensor([[[True, True, False]]])
+    b = -(0.25 * math.log(0.75) + 0.75 * math.log(0.25))
+    assert soft_cross_entropy(logits, targets, mask).item() == pytest.approx((LN2 + b) / 2, rel=1e-6)
+    # class weights [1, 3]: sum_k w_k t_k (-log p_k) / sum_k w_k t_k over the pixels
+    w = torch.tensor([1.0, 3.0])
+    num = (0.5 * LN2 + 1.5 * LN2) + (0.25 * -math.log(0.75) + 2.25 * -math.log(0.25))
+    assert soft_cross_entropy(logits, targets, mask, w).item() == pytest.approx(num / 4.5, rel=1e-6)
+    logits.requires_grad_(True)
+    soft_cross_entropy(logits, targets, mask).backward()
+    assert torch.isfinite(logits.grad).all() and (logits.grad[..., 2] == 0).all()
+    # one-hot targets: the class-weighted cross-entropy on their labels
+    rng = np.random.default_rng(2)
+    z = torch.from_numpy(rng.normal(size=(2, 4, 3, 3)).astype(np.float32))
+    labels = torch.from_numpy(rng.integers(0, 4, size=(2, 3, 3)))
+    onehot = torch.nn.functional.one_hot(labels, 4).permute(0, 3, 1, 2).float()
+    valid = torch.from_numpy(rng.random((2, 3, 3)) > 0.3)
+    w = torch.tensor([1.0, 2.0, 0.5, 4.0])
+    assert soft_cross_entropy(z, onehot, valid, w).item() == pytest.approx(
+        masked_cross_entropy(z, labels, valid, w).item(), rel=1e-5)
 
 
 def _numpy_ce(logits: np.ndarray, labels: np.ndarray, mask: np.ndarray, w: np.ndarray) -> float:

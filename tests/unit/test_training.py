@@ -19,7 +19,7 @@ from cmkd_plugin.engine.commands import distillstudent, trainteacher
 from cmkd_plugin.engine.errors import CancelledError, InputError
 from cmkd_plugin.engine.feedback import Feedback
 from cmkd_plugin.engine.models.modelfile import load_model
-from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb
+from cmkd_plugin.engine.training.augment import augment_dem, augment_hsi, augment_rgb, mix_areas
 from cmkd_plugin.engine.geo.labels import UNLABELLED
 from cmkd_plugin.engine.models.resample import upsample_area
 from cmkd_plugin.engine.training.common import predict_area, refined_classes
@@ -347,6 +347,47 @@ def test_augmentations_keep_shape_nodata_and_change_values() -> None:
     a = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
     b = augment_hsi(torch.ones(2, 12, 4, 4), torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_areal_mixing_makes_convex_mixtures_with_matching_soft_targets() -> None:
+    # Every sample its own class, so a target tells with whom and in which fraction a sample
+    # was mixed; the inputs must be that mixture in every modality.
+    n = 64
+    hsi, rgb = torch.randn(n, 5, 3, 3), torch.randn(n, 3, 3, 3)
+    hsi[1, :, 0, 0] = float("nan")  # a partner's nodata must not spoil unmixed samples
+    labels = torch.full((n, 3, 3), 255)
+    labels[:, 1, 1] = torch.arange(n)
+    same, targets, has = mix_areas({"hsi": hsi, "rgb": rgb}, labels, n, 0.0, torch.Generator().manual_seed(0))
+    assert torch.equal(same["hsi"].nan_to_num(7), hsi.nan_to_num(7)) and torch.equal(same["rgb"], rgb)
+    assert torch.equal(has, labels != 255) and torch.equal(targets[:, :, 1, 1], torch.eye(n))
+    out, targets, has = mix_areas({"hsi": hsi, "rgb": rgb}, labels, n, 0.5, torch.Generator().manual_seed(1))
+    mixed = 0
+    for i in range(n):
+        t = targets[i, :, 1, 1]
+        assert has[i, 1, 1] and t.sum().item() == pytest.approx(1.0, abs=1e-6)
+        f = t[i].item()
+        if f == 1.0:  # not mixed (or mixed with itself): as it was, up to rounding
+            np.testing.assert_allclose(out["hsi"][i].nan_to_num(7).numpy(),
+                                       hsi[i].nan_to_num(7).numpy(), atol=1e-6)
+            continue
+        mixed += 1
+        j = int(torch.topk(t, 2).indices[[k != i for k in torch.topk(t, 2).indices.tolist()]][0])
+        assert t[j].item() == pytest.approx(1 - f, abs=1e-6) and 0.0 <= f < 1.0
+        for name, x in (("hsi", hsi), ("rgb", rgb)):
+            np.testing.assert_allclose(out[name][i].numpy(), (f * x[i] + (1 - f) * x[j]).numpy(),
+                                       atol=1e-5)
+    assert 16 < mixed < 48  # about half the samples
+    assert not has[:, 0, 0].any()  # unlabelled stays without a target
+
+
+def test_a_teacher_trained_with_areal_mixing_beats_chance_and_records_it(scene: dict[str, Path],
+                                                                         tmp_path: Path) -> None:
+    outputs = train_tiny(scene, tmp_path, replace(TINY_TEACHER, mixing=1.0, members=1))
+    assert outputs["TEACHER_OA"] > 1.0 / len(CLASSES) + 0.2
+    _, card = load_model(outputs["OUTPUT_MODEL"])
+    assert card.training["teacher"]["mixing"] == 1.0
+    with pytest.raises(InputError, match="Mixing must be in"):
+        replace(TINY_TEACHER, mixing=1.5)
 
 
 def test_model_selection_at_validation_pixels_equals_whole_area_evaluation() -> None:

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="teachers trained with seeds seed, seed+1, ... and kept in the model "
                              "file as one ensemble averaging their class probabilities "
                              f"(default {members})")
+    parser.add_argument("--mixing", type=float, default=TeacherTrainConfig.mixing,
+                        help="share (0-1) of training samples made areal mixtures of two labelled "
+                             "pixels with soft targets, for minerals that mix with a spectrally "
+                             f"bland cover such as dust (default {TeacherTrainConfig.mixing:g}: off)")
 
 
 def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
                       block_size_px=args.block_size_px, seed=args.seed)
     train = TeacherTrainConfig(epochs=args.epochs, patches_per_epoch=args.patches_per_epoch,
                                batch_size=args.batch_size, patch_size_px=args.tile_size,
-                               members=args.members, seed=args.seed)
+                               members=args.members, mixing=args.mixing, seed=args.seed)
     result = run_teacher_training(args.rgb, args.hsi, args.dem, args.labels, args.output_model,
                                   args.output_report, data, train, args.class_table, feedback)
     return result.outputs

@@ -74,6 +74,21 @@ def masked_cross_entropy(
     return _weighted_mean(nll, mask, weights, logits)
 
 
+def soft_cross_entropy(
+    logits: Tensor, targets: Tensor, mask: Tensor, class_weights: Tensor | None = None
+) -> Tensor:
+    """Class-weighted cross-entropy against soft targets (B, K, H, W) over the pixels of
+    ``mask``: ``sum_i sum_k w[k] t_ik * -log softmax(logits_i)[k] / sum_i sum_k w[k] t_ik``;
+    equal to :func:`masked_cross_entropy` for one-hot targets."""
+    logits = _zero_outside(logits, mask)
+    t = _zero_outside(targets.to(logits.dtype), mask)
+    if class_weights is not None:
+        t = t * class_weights.to(logits.dtype).view(1, -1, 1, 1)
+    pixel_weight = t.sum(dim=1)
+    nll = -(t * F.log_softmax(logits, dim=1)).sum(dim=1) / pixel_weight.clamp_min(1e-12)
+    return _weighted_mean(nll, mask, pixel_weight, logits)
+
+
 def class_balanced_weights(
     counts: Sequence[float] | np.ndarray | Tensor, beta: float = 0.999, method: str = "effective_number"
 ) -> Tensor:

@@ -10,9 +10,14 @@ randomness from the given ``torch.Generator`` so a seed reproduces a run. What e
 * DEM: a different datum or vertical reference (offset), a residual tilt of the surface model,
   and noise; slope and hillshade are left as the terrain dictates.
 * RGB: camera white balance and exposure (per-channel gain, brightness offset).
+
+:func:`mix_areas` is of another kind: it makes new labelled samples, linear mixtures of two
+labelled patches with soft targets, as a pixel that straddles two minerals is (areal mixing).
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 import torch
 from torch import Tensor
@@ -69,3 +74,45 @@ def augment_rgb(x: Tensor, gen: torch.Generator, *, gain: float = 0.08,
 
 
 AUGMENTERS = {"hsi": augment_hsi, "dem": augment_dem, "rgb": augment_rgb, "ms": augment_hsi}
+
+
+def mix_areas(batch: Mapping[str, Tensor], labels: Tensor, n_classes: int, share: float,
+              gen: torch.Generator) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+    """Areal mixtures of labelled patches: a ``share`` of the samples (each with that
+    probability) becomes ``f × itself + (1 − f) × another sample`` of the batch, ``f`` uniform in
+    [0, 1], in every modality (linear in reflectance, so also in normalised values), with the
+    soft target ``f × its class + (1 − f) × the other's``: what a pixel covering a fraction
+    ``f`` of one mineral and the rest of another looks like and is. A hyperspectral pixel
+    straddling a boundary is such a mixture; a teacher taught only pure labelled pixels calls a
+    dull mineral (dust) by the sharper spectrum of a neighbour that covers less of it.
+
+    Args:
+        batch: ``{modality: (B, C, H, W)}`` normalised inputs (NaN = nodata).
+        labels: (B, H, W) class indices, 255 / -1 unlabelled.
+        n_classes: K.
+        share: probability that a sample is mixed (0 leaves the batch as it is).
+        gen: random generator.
+
+    Returns:
+        The mixed inputs, (B, K, H, W) soft targets and the (B, H, W) pixels that have one
+        (labelled in the sample and, where mixed, in its partner too).
+    """
+    from ..models.losses import labelled_mask
+
+    b = labels.shape[0]
+    labelled = labelled_mask(labels)
+    onehot = torch.nn.functional.one_hot(torch.where(labelled, labels, 0).long(), n_classes)
+    onehot = onehot.permute(0, 3, 1, 2).to(torch.float32) * labelled.unsqueeze(1)
+    partner = torch.randperm(b, generator=gen)
+    mixed = torch.rand(b, generator=gen) < share
+    f = torch.rand(b, generator=gen)
+
+    def mix(x: Tensor) -> Tensor:
+        w = f.to(x.dtype).view(b, *([1] * (x.dim() - 1)))
+        # torch.where, not arithmetic: 0 × NaN of a partner's nodata would spoil unmixed samples.
+        return torch.where(mixed.view(b, *([1] * (x.dim() - 1))), w * x + (1 - w) * x[partner], x)
+
+    out = {name: mix(x) for name, x in batch.items()}
+    targets = mix(onehot)
+    has_target = labelled & (labelled[partner] | ~mixed.view(b, 1, 1))
+    return out, targets, has_target

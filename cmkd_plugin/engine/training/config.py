@@ -81,6 +81,9 @@ class TeacherTrainConfig:
             missing input at inference).
         patience_epochs: early stopping: epochs without validation improvement.
         augment: apply the modality-specific augmentations.
+        mixing: probability that a training sample becomes an areal mixture of itself and
+            another labelled sample, with the matching soft target
+            (:func:`~.augment.mix_areas`); 0 trains on the labelled pixels as they are.
         encoder_width: channels of each modality encoder.
         encoder_depth: 3x3 convs per modality encoder. 0 (per-pixel 1x1 encoders) by default:
             with a few hundred labelled pixels, spatial context lets the teacher memorise the
@@ -107,6 +110,7 @@ class TeacherTrainConfig:
     modality_dropout: float = 0.15
     patience_epochs: int = 8
     augment: bool = True
+    mixing: float = 0.0
     encoder_width: int = 32
     encoder_depth: int = 0
     embed_dim: int = 256
@@ -121,6 +125,8 @@ class TeacherTrainConfig:
             raise InputError(f"A teacher ensemble has 1 to {MAX_MEMBERS} members (got {self.members}).")
         if not 0.0 <= self.modality_dropout < 1.0:
             raise InputError(f"Modality dropout must be in [0, 1) (got {self.modality_dropout}).")
+        if not 0.0 <= self.mixing <= 1.0:
+            raise InputError(f"Mixing must be in [0, 1] (got {self.mixing}).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,8 +17,9 @@ from ..feedback import Feedback
 from ..geo.labels import UNLABELLED
 from ..models.card import ModalityCard
 from ..models.config import ModalitySpec, TeacherConfig
-from ..models.losses import class_balanced_weights, masked_cross_entropy
+from ..models.losses import class_balanced_weights, masked_cross_entropy, soft_cross_entropy
 from ..models.teacher import Teacher, TeacherEnsemble
+from .augment import mix_areas
 from .common import (crop_labels, labelled_pixels, modality_card, patch_origins, predict_area,
                      predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import TeacherTrainConfig
@@ -155,8 +156,14 @@ def _train_member(scene: SceneData, config: TeacherTrainConfig, arch: TeacherCon
             batch = training_batch(inputs, cards, origins, size,
                                    gen if config.augment else None)
             labels = crop_labels(train_lab, origins, size)
-            out = model(batch, modality_dropout=config.modality_dropout)
-            loss = masked_cross_entropy(out.logits, labels, out.valid, weights)
+            if config.mixing > 0:
+                batch, targets, has_target = mix_areas(batch, labels, arch.n_classes,
+                                                       config.mixing, gen)
+                out = model(batch, modality_dropout=config.modality_dropout)
+                loss = soft_cross_entropy(out.logits, targets, has_target & out.valid, weights)
+            else:
+                out = model(batch, modality_dropout=config.modality_dropout)
+                loss = masked_cross_entropy(out.logits, labels, out.valid, weights)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
