@@ -90,6 +90,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # Students (and their baselines) twice as wide / half as wide as the default 32 channels.
     "width64": ({**T1, "encoder_width": 64}, True),
     "width16": ({**T1, "encoder_width": 16}, True),
+    # Sharper targets than the teacher's own probabilities (T < 1, between them and its
+    # arg-max, which `hard` / `pseudo_ce` use).
+    "t05": ({"temperature_start": 0.5, "temperature_end": 0.5}, False),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
