@@ -159,10 +159,10 @@ def _train_member(scene: SceneData, config: TeacherTrainConfig, arch: TeacherCon
             if config.mixing > 0:
                 batch, targets, has_target = mix_areas(batch, labels, arch.n_classes,
                                                        config.mixing, gen)
-                out = model(batch, modality_dropout=config.modality_dropout)
+            out = model(batch, modality_dropout=config.modality_dropout)
+            if config.mixing > 0:
                 loss = soft_cross_entropy(out.logits, targets, has_target & out.valid, weights)
             else:
-                out = model(batch, modality_dropout=config.modality_dropout)
                 loss = masked_cross_entropy(out.logits, labels, out.valid, weights)
             opt.zero_grad()
             loss.backward()
