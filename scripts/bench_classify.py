@@ -42,6 +42,10 @@ TILE_PX = 256
 OVERLAP_PX = 32
 BATCH = 4
 ORIGIN = (500_000.0, 4_100_000.0)
+#: Pixel size of the generated RGB (and of the one-grid scene's HSI and DEM), metres.
+PIXEL_M = 0.1
+#: How many RGB pixels one HSI / DEM pixel spans per side in the coarse scene.
+COARSE_FACTOR = 8
 
 
 def _card(kind: str, config):
@@ -65,13 +69,9 @@ def _card(kind: str, config):
                      provenance=Provenance.now({"benchmark": "untrained"}))
 
 
-#: How many RGB pixels one HSI / DEM pixel spans per side in the coarse scene.
-COARSE_FACTOR = 8
-
-
 def make_models(folder: Path) -> tuple[Path, Path, Path]:
     """The student, the teacher, and the same teacher trained (per its card) on a grid
-    ``COARSE_FACTOR`` times coarser than the 0.1 m RGB of :func:`write_noise`."""
+    ``COARSE_FACTOR`` times coarser than the ``PIXEL_M`` RGB of :func:`write_noise`."""
     from dataclasses import replace
 
     import torch
@@ -88,11 +88,11 @@ def make_models(folder: Path) -> tuple[Path, Path, Path]:
     card = _card("teacher", teacher.config)
     t = save_model(folder / "teacher.safetensors", teacher, card)
     coarse = save_model(folder / "teacher_coarse.safetensors", teacher,
-                        replace(card, pixel_size_m=0.1 * COARSE_FACTOR))
+                        replace(card, pixel_size_m=PIXEL_M * COARSE_FACTOR))
     return s, t, coarse
 
 
-def write_noise(path: Path, size_px: int, bands: int, dtype: str, *, pixel_m: float = 0.1,
+def write_noise(path: Path, size_px: int, bands: int, dtype: str, *, pixel_m: float = PIXEL_M,
                 wavelengths: bool = False, dem: bool = False) -> Path:
     """A size x size raster written block row by block row (bounded memory, fast)."""
     import rasterio
@@ -223,9 +223,9 @@ def main() -> int:
         # The same with HSI and DEM COARSE_FACTOR times coarser (e.g. 2 m over 0.25 m RGB).
         m = n // COARSE_FACTOR
         hsi_c = write_noise(work / "scene_hsi_coarse.tif", m, 224, "float32", wavelengths=True,
-                            pixel_m=0.1 * COARSE_FACTOR)
+                            pixel_m=PIXEL_M * COARSE_FACTOR)
         dem_c = write_noise(work / "scene_dem_coarse.tif", m, 1, "float32", dem=True,
-                            pixel_m=0.1 * COARSE_FACTOR)
+                            pixel_m=PIXEL_M * COARSE_FACTOR)
         c_run = run_child(teacher_coarse, rgb, work / "out_scene_tc", hsi=hsi_c, dem=dem_c)
         figures["teacher_own_grid_scene_mpx_per_s"] = c_run["mpx_per_s"]
         figures["student_over_teacher_own_grid"] = s_run["mpx_per_s"] / c_run["mpx_per_s"]

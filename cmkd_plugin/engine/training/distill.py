@@ -35,9 +35,9 @@ from ..geo.spectral import SpectralBands, SpectralMatchConfig, SpectralResampler
 from ..models.card import ModalityCard
 from ..models.guided import guide_image, refine_probabilities
 from ..models.losses import block_distillation_loss, class_balanced_weights, distillation_loss
+from ..models.resample import crop_coarse, crop_padded, upsample_mask, upsample_targets
 from ..models.schedule import temperature_at
 from ..models.student import Student, make_student
-from ..models.resample import crop_coarse, crop_padded, upsample_mask, upsample_targets
 from .common import (WeightAverage, crop_labels, labelled_pixels, patch_origins, predict_area,
                      predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig

@@ -24,9 +24,9 @@ from ..geo.spectral import SpectralBands
 from ..models.card import ClassCard, ModalityCard, ModelCard, Provenance
 from ..models.config import RGB
 from ..models.modelfile import load_model, save_model
+from ..models.resample import upsample_area
 from ..models.teacher import TeacherEnsemble
 from .baseline import train_baseline
-from ..models.resample import upsample_area
 from .common import modality_card, predict_area, refined_classes, single_threaded
 from .config import DataConfig, DistillConfig, TeacherTrainConfig
 from .data import SceneData, load_scene, read_class_table
