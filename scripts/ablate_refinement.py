@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Radius and regularisation of the teacher refinement (README, *Sharper teacher maps*).
+"""Radius and regularisation of the teacher refinement (docs/DISTILLATION.md, *Sharper teacher
+maps*).
 
 Uses the teacher and scenes of ``scripts/bench_distillation.py`` (same ``--work-dir``). For each
 test scene the teacher runs once on its own (HSI) grid; its class probabilities are upsampled

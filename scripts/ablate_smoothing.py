@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Smoothing the RGB models' maps (README, *Sharper teacher maps*): does it change the gain?
+"""Smoothing the RGB models' maps (docs/DISTILLATION.md, *Sharper teacher maps*): does it change
+the gain?
 
 Uses the work folder of ``scripts/bench_distillation.py`` (its teacher, scenes and saved
 students ``student_direct_seed<N>.cmkd``). For each student seed the RGB-only baseline is trained

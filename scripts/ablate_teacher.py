@@ -23,7 +23,7 @@ benchmark. Variants:
   (``selfens<N>s<S>_<C>``: seeds S … S+N−1).
 
 ``--refine`` scores the maps as ``cmkd:classify`` makes them: the probabilities refined by the
-RGB over one teacher pixel (README, *Sharper teacher maps*).
+RGB over one teacher pixel (docs/DISTILLATION.md, *Sharper teacher maps*).
 
 Usage::
 

@@ -80,13 +80,15 @@ class ClassifyConfig:
         refine: which models' class probabilities are refined by the RGB inside each HSI
             pixel (:class:`~.inference.RefinedMap`): ``teacher`` (default: teachers, whose map
             is blurred at 2 m), ``all`` (students too: a spatial smoothing over one teacher
-            pixel that made the simulator's students 2–5 points better, README *Sharper teacher
-            maps*; off by default until the speed benchmarks are re-run with it) or ``none``.
+            pixel that made the simulator's students 2–5 points better,
+            docs/DISTILLATION.md *Sharper teacher maps*; off by default until the speed
+            benchmarks are re-run with it) or ``none``.
         teacher_grid: where a teacher trained on a grid at least twice as coarse as the RGB
             runs: ``own`` (default: on its own grid, as in training, its probabilities
             upsampled to the RGB's: 10–40 times faster on the simulator's 2 m teachers over
-            0.25 m RGB, refined maps 0.8 points better on mars and 0.1 worse on earth; README
-            *Sharper teacher maps*) or ``rgb`` (on every RGB pixel, from inputs resampled to it).
+            0.25 m RGB, refined maps 0.8 points better on mars and 0.1 worse on earth;
+            docs/DISTILLATION.md *Sharper teacher maps*) or ``rgb`` (on every RGB pixel, from
+            inputs resampled to it).
     """
 
     tile_size_px: int = 256

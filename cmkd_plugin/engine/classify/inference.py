@@ -130,9 +130,9 @@ class RefinedMap:
     A teacher sees the minerals through its coarse HSI pixels; a guided filter
     (:mod:`~..models.guided`) with the tile's RGB as guide makes its probabilities follow the
     RGB's edges inside each of them. On the simulator's test scenes this put the teacher's map
-    about 3 points closer to the 0.25 m truth (README, *Sharper teacher maps*). On a student's
-    probabilities the same filter is an edge-aware spatial smoothing (mars students +4.8,
-    earth +2.3 points there).
+    about 3 points closer to the 0.25 m truth (docs/DISTILLATION.md, *Sharper teacher maps*).
+    On a student's probabilities the same filter is an edge-aware spatial smoothing (mars
+    students +4.8, earth +2.3 points there).
     """
 
     def __init__(self, inner: "Predictor", radius: int) -> None:

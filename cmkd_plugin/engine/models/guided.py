@@ -7,7 +7,7 @@ radius ``radius``, each class probability as a linear function of the fine image
 and averages the fits: where the image has an edge, the probabilities follow it, where it is
 flat they stay smooth. With the 0.25 m RGB as the guide and a radius of one teacher pixel it
 put the simulator scenes' teacher maps 1.8 (earth_carbonation) to 3 (mars_analogue) points
-closer to the 0.25 m truth than bilinear upsampling (README, *Sharper teacher maps*).
+closer to the 0.25 m truth than bilinear upsampling (docs/DISTILLATION.md, *Sharper teacher maps*).
 """
 
 from __future__ import annotations

@@ -96,8 +96,8 @@ class TeacherTrainConfig:
             3 by default: on the simulator (20 labels per class, four unseen scenes) single
             teachers scored 0.80–0.88 (mars_analogue) and 0.55–0.69 (earth_carbonation) by
             seed, ensembles of three 0.87–0.89 and 0.61–0.68, each above the mean of its own
-            members (README, *What limits the mars gain now*); three times the training time
-            (seconds on a 512 px scene) and three times the teacher's inference.
+            members (docs/DISTILLATION.md, *What limits the mars gain now*); three times the
+            training time (seconds on a 512 px scene) and three times the teacher's inference.
         seed: seed of weights, sampling and augmentation.
     """
 
@@ -156,7 +156,7 @@ class DistillConfig:
         temperature_start: distillation temperature of the first epoch. 1 by default (no
             softening): over 3 seeds and up to 4 test scenes T = 1 throughout gave the
             earth_carbonation student +1.9 to +6.0 points over annealing 4 -> 1 and was level on
-            mars_analogue (-0.8 to +0.9); README, *Which term earns the gain*.
+            mars_analogue (-0.8 to +0.9); docs/DISTILLATION.md, *Which term earns the gain*.
         temperature_end: distillation temperature of the last epoch (annealed linearly).
         feature_weight: weight of the feature-alignment term (1 - cosine).
         ce_weight: weight of the cross-entropy on labels (0 or no labels: pure distillation).
@@ -165,7 +165,8 @@ class DistillConfig:
             the rest around a transfer-set pixel. The distillation terms apply to every
             transfer pixel of every patch. 0.5 by default: on earth_carbonation
             (three seeds) 0.25 and 0.75 lost 6.6 and 3.5 points of student OA, 0.375 lost 2.8;
-            mars_analogue gained at most 1.5 from any other share (README, *Patch sampling*).
+            mars_analogue gained at most 1.5 from any other share (docs/DISTILLATION.md,
+            *Patch sampling*).
         class_balanced: weigh pixels by the rarity of the teacher's class.
         class_balance_beta: strength of that weighting, the exponent of ``1 / n_c ** beta``
             (n_c: pixels of the teacher's class c over the transfer set); 0 weighs every class
@@ -178,23 +179,23 @@ class DistillConfig:
             outputs bilinearly onto every student pixel; ``block`` compares each teacher pixel
             with the mean of the student's probabilities (and features) over the student pixels
             under it, reading the teacher's probabilities as class proportions.
-        target_interpolation: with ``pixel`` matching, what is interpolated between the
-            teacher's pixels: its ``logits`` (default; the arg-max then flips where the logits
-            cross, which follows the more confident pixel) or its class ``probabilities`` at the
-            current temperature (a student pixel between two teacher pixels gets the mixture of
-            their distributions). Probabilities make the teacher's own 0.25 m map 0.4–1.4
-            points better but the students level over three seeds (mars +0.5, earth −0.5; README,
+        target_interpolation: with ``pixel`` matching, what is interpolated between the teacher's
+            pixels: its ``logits`` (default; the arg-max then flips where the logits cross, which
+            follows the more confident pixel) or its class ``probabilities`` at the current
+            temperature (a student pixel between two teacher pixels gets the mixture of their
+            distributions). Probabilities make the teacher's own 0.25 m map 0.4–1.4 points better
+            but the students level over three seeds (mars +0.5, earth −0.5; docs/DISTILLATION.md,
             *What limits the mars gain now*). ``guided``: those probabilities refined by the
-            student's own image with a guided filter (:mod:`~..models.guided`), so that inside
-            each teacher pixel they follow the edges of the RGB; it puts the ensemble teacher's
-            0.25 m map 2.8 (mars_analogue) and 1.9 (earth_carbonation) points closer to the
-            truth of the four test scenes than bilinear probabilities.
+            student's own image with a guided filter (:mod:`~..models.guided`), so that inside each
+            teacher pixel they follow the edges of the RGB; it puts the ensemble teacher's 0.25 m
+            map 2.8 (mars_analogue) and 1.9 (earth_carbonation) points closer to the truth of the
+            four test scenes than bilinear probabilities.
         weight_average_decay: the student kept (and scored for model selection) is an
             exponential moving average of its weights with this decay per step; 0 keeps the
             weights themselves. The baseline uses the same. 0.99 by default (about the last
             3 of 30 epochs; capped for short runs, see ``common.WeightAverage``): over three
-            seeds it made the students of both presets steadier and slightly better (README,
-            *Patch sampling, the share of label patches, weight averaging*).
+            seeds it made the students of both presets steadier and slightly better
+            (docs/DISTILLATION.md, *Patch sampling, the share of label patches, weight averaging*).
         seed: seed of weights, sampling and augmentation.
     """
 

@@ -12,7 +12,7 @@ once on the teacher grid, are bilinearly upsampled onto each student patch
 ``target_interpolation="probabilities"``, the class probabilities; with ``"guided"``, those
 probabilities refined by the student's own fine image, :mod:`~..models.guided`), or, with
 ``target_match="block"``, each teacher pixel is compared with the mean of the student pixels
-under it (:func:`~..models.losses.block_distillation_loss`; measured worse, README ablation).
+under it (:func:`~..models.losses.block_distillation_loss`; measured worse, docs/DISTILLATION.md).
 Progressive chain: HSI -> simulated multispectral (8 Sentinel-2-like bands made from the HSI
 with Gaussian spectral response functions) -> RGB, the multispectral student serving as the
 intermediate teacher.
