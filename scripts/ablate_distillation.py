@@ -93,6 +93,14 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # Sharper targets than the teacher's own probabilities (T < 1, between them and its
     # arg-max, which `hard` / `pseudo_ce` use).
     "t05": ({"temperature_start": 0.5, "temperature_end": 0.5}, False),
+    # A stronger feature-alignment term (default 0.5; measured with colour jitter).
+    "fw1": ({**T1, "feature_weight": 1.0, "augment": True}, False),
+    "fw2": ({**T1, "feature_weight": 2.0, "augment": True}, False),
+    # Without / with colour jitter on the student's RGB (the default until 2026-12-02, when it
+    # was turned off; every row recorded before then had it).
+    "no_augment": ({**T1, "augment": False}, False),
+    "no_augment_with_baseline": ({**T1, "augment": False}, True),
+    "augment_with_baseline": ({**T1, "augment": True}, True),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
@@ -126,6 +134,9 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
                              {"select": False}),
     # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
     # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
+    # The epoch kept is the one whose student best agrees with the teacher's class at 4096
+    # transfer-set pixels (not training labels) instead of the best on the ~58 validation labels.
+    "select_teacher": ({**T1, "augment": True}, {"select_teacher": True}),
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
     "pseudo_ce_e40": ({**T1, "epochs": 40}, {"pseudo_ce": True, "select": False}),
     # The product's teacher ensemble (trainteacher MEMBERS) of three / five teachers (seeds 0 / 1
@@ -195,6 +206,20 @@ def truth_fractions(truth: np.ndarray, factor: int, k: int) -> np.ndarray:
     return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
 
+def teacher_selection_labels(prep, seed: int, n: int = 4096) -> np.ndarray:
+    """(H, W) labels for model selection: the teacher's class (arg-max of its upsampled logits)
+    at ``n`` random transfer-set pixels that are not training labels, 255 elsewhere."""
+    f, shape = prep.scene.factor, prep.scene.valid.shape
+    cls = upsample_area(np.nan_to_num(prep.targets.logits), f, shape).argmax(axis=0)
+    cover = (upsample_mask(prep.targets.valid, f, shape) & prep.scene.valid
+             & (prep.train_labels == 255))
+    rows, cols = np.nonzero(cover)
+    pick = np.random.default_rng(seed + 7).choice(rows.size, min(n, rows.size), replace=False)
+    out = np.full(shape, 255, np.uint8)
+    out[rows[pick], cols[pick]] = cls[rows[pick], cols[pick]]
+    return out
+
+
 def score(model, tests: dict, cards, names) -> dict[str, float]:
     """OA of ``model`` on each test scene (teacher-covered pixels)."""
     out = {}
@@ -248,6 +273,8 @@ def main() -> int:
         for name, settings, with_baseline, transfer in runs:
             config = DistillConfig(**settings)
             run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
+            if transfer.get("select_teacher"):
+                run_prep = replace(prep, val_labels=teacher_selection_labels(prep, config.seed))
             targets = transfer_targets(prep.targets, transfer.get("min_confidence", 0.0),
                                        transfer.get("hard", False),
                                        coarse_truth if transfer.get("truth") else None)

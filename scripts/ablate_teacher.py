@@ -13,6 +13,8 @@ benchmark. Variants:
   benchmark's teacher was this with seed 0 until ensembles became the default);
 * ``ensemble<N>``: the product's ensemble (``MEMBERS`` N): the mean class probabilities of
   teachers with seeds 0 … N−1 (``ensemble<N>s<S>``: seeds S … S+N−1);
+* ``noaug[s<S>]``: the product's ensemble trained without the modality-specific augmentation
+  (``TeacherTrainConfig.augment``);
 * ``mix<F>``: the product's ensemble trained with areal mixing F (``TeacherTrainConfig.mixing``:
   that share of the samples made linear mixtures of two labelled ones, with soft targets;
   ``mix<F>s<S>``: seeds S … S+2);
@@ -94,6 +96,9 @@ def teacher(variant: str, scene, work: Path) -> TeacherResult:
     if variant.startswith("mix"):  # mix<F>[s<S>]: the product's ensemble, areal mixing F
         share, _, first = variant[3:].partition("s")
         return train_teacher(scene, TeacherTrainConfig(mixing=float(share), seed=int(first or 0)))
+    if variant.startswith("noaug"):  # noaug[s<S>]: the product's ensemble without augmentation
+        first = variant[5:].lstrip("s")
+        return train_teacher(scene, TeacherTrainConfig(augment=False, seed=int(first or 0)))
     if variant == "epochs100":
         return train_teacher(scene, replace(SINGLE, epochs=100, patience_epochs=100))
     if variant.startswith("selfens"):  # selfens<N>[s<S>]_<C>: an ensemble of N, self-trained at C

@@ -172,7 +172,15 @@ class DistillConfig:
             (n_c: pixels of the teacher's class c over the transfer set); 0 weighs every class
             equally, 1 is inverse frequency, 0.5 (default) its square root. Dimensionless, >= 0.
         progressive: distil HSI -> simulated multispectral -> RGB via an intermediate student.
-        augment: colour jitter on the student's RGB.
+        augment: colour jitter on the student's RGB (per-channel gain ±8 % and a brightness
+            offset on the normalised bands), for the student and the baseline alike. Off by
+            default since 2026-12-02: minerals that RGB can tell apart at all differ by small
+            colour shifts, and the jitter blurred exactly those. Without it, on the simulator's
+            never-seen test scenes (three seeds), the mars_analogue student rose from 0.624 to
+            0.694 and its baseline from 0.580 to 0.620; earth_carbonation 0.443 -> 0.593 and
+            0.328 -> 0.532 (docs/DISTILLATION.md, *Colour jitter*). For a student that must
+            map imagery with other colours than its training site, adapt it there
+            (``cmkd:adaptsite``) rather than jitter it.
         encoder_width: student conv channels.
         encoder_depth: student 3x3 conv layers.
         target_match: how a teacher coarser than the student is matched: ``pixel`` upsamples its
@@ -212,7 +220,7 @@ class DistillConfig:
     class_balanced: bool = True
     class_balance_beta: float = 0.5
     progressive: bool = False
-    augment: bool = True
+    augment: bool = False
     encoder_width: int = 32
     encoder_depth: int = 2
     target_match: str = "pixel"
