@@ -7,7 +7,9 @@ ensemble of three, ``--teacher-members``) on the training scene,
 distil the RGB student on it (transfer set = every pixel where the teacher's inputs exist) and
 train the RGB-only baseline with the same budget; then map the *test* scenes and compare every
 model with the simulator's truth on the RGB grid, over the pixels where the teacher has inputs
-(the same pixels for all three models).
+(the same pixels for all three models). The training scene itself is also scored **outside its
+labelled zone** (``site``): the user's own site mapped beyond the field traverse, on the flight
+lines (where the student learnt from the teacher without labels) and off them (RGB only).
 
 Also printed, to show what the physics of the scene allows (``--ceilings``, on by default):
 
@@ -53,8 +55,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
 
+import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
+from rasterio.features import rasterize  # noqa: E402
 
 from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
 from cmkd_plugin.engine.geo.spectral import SpectralBands  # noqa: E402
@@ -167,19 +171,42 @@ def load_test_scene(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) ->
                      truth, mask, t_pred, purity)
 
 
+def site_holdout(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) -> TestScene:
+    """The training scene itself, scored only **outside its labelled zone**: the user's own
+    site, mapped beyond where the field team labelled it (the labels and the validation blocks
+    all lie inside the zone). ``mask`` keeps the flight-line pixels there (the teacher has
+    inputs; the student was distilled on them without their labels), ``valid`` every RGB pixel
+    there, so that ``valid & ~mask`` is where only an RGB model can map."""
+    test = load_test_scene(scene_dir, t_model, t_card, names)
+    with rasterio.open(scene_dir / "truth.tif") as ds:
+        shape, transform = ds.shape, ds.transform
+    zone = gpd.read_file(scene_dir / "labels.gpkg", layer="labelled_zone")
+    inside = rasterize(zone.geometry, out_shape=shape, transform=transform, fill=0,
+                       default_value=1, all_touched=True).astype(bool)
+    h, w = test.mask.shape
+    outside = ~inside[:h, :w]
+    return replace(test, name=f"{scene_dir.name}_outside_zone", mask=test.mask & outside,
+                   valid=test.valid & outside)
+
+
 def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names: tuple[str, ...]) -> dict:
-    """Teacher, student (from its model file) and baseline against the truth of ``test``."""
+    """Teacher, student (from its model file) and baseline against the truth of ``test``: over
+    the pixels where the teacher has inputs, over every RGB pixel (``*_all_rgb``) and over those
+    where it has none (``*_off_lines``, outside the HSI flight lines)."""
     s_model, s_card = load_model(student_path, "student")
     s_cards = {"rgb": s_card.modality("rgb")}
     s_pred = test.rgb_classes(s_model, s_cards)
     b_pred = test.rgb_classes(baseline, s_cards)
     truth, mask = test.truth, test.mask
+    off = test.valid & ~mask
     return {
         "teacher": evaluate(truth, test.teacher_pred, names, mask),
         "student": evaluate(truth, s_pred, names, mask),
         "baseline": evaluate(truth, b_pred, names, mask),
         "student_all_rgb": evaluate(truth, s_pred, names, test.valid),
         "baseline_all_rgb": evaluate(truth, b_pred, names, test.valid),
+        "student_off_lines": evaluate(truth, s_pred, names, off),
+        "baseline_off_lines": evaluate(truth, b_pred, names, off),
         "purity_ceiling": test.purity,
         "evaluated_pixels": int(mask.sum()),
     }
@@ -232,27 +259,32 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def seed_summary(runs: dict) -> dict:
+def seed_summary(runs: dict, scenes: str = "tests", student_key: str = "student",
+                 baseline_key: str = "baseline", teacher_key: str | None = "teacher") -> dict:
     """Mean and spread over student seeds of one variant's test figures.
 
-    ``runs`` maps a student seed to its run (``tests``: per test scene the teacher, student and
-    baseline metrics). Per seed the scene figures are averaged; the mean and the sample standard
-    deviation are taken over the seeds. ``gains_pts`` lists every seed x scene gain (points).
+    ``runs`` maps a student seed to its run (``tests``, or another ``scenes`` key such as
+    ``site``: per scene the teacher, student and baseline metrics, under the given keys). Per
+    seed the scene figures are averaged; the mean and the sample standard deviation are taken
+    over the seeds. ``gains_pts`` lists every seed x scene gain (points). Without
+    ``teacher_key`` (pixels the teacher does not cover) teacher OA and retention are None.
     """
     def per_seed(key: str) -> list[float]:
-        return [float(np.mean([m[key]["oa"] for m in r["tests"].values()])) for r in runs.values()]
+        return [float(np.mean([m[key]["oa"] for m in r[scenes].values()])) for r in runs.values()]
 
-    student, baseline, teacher = per_seed("student"), per_seed("baseline"), per_seed("teacher")
-    gains = [100 * (m["student"]["oa"] - m["baseline"]["oa"])
-             for r in runs.values() for m in r["tests"].values()]
+    student, baseline = per_seed(student_key), per_seed(baseline_key)
+    teacher = per_seed(teacher_key) if teacher_key else None
+    gains = [100 * (m[student_key]["oa"] - m[baseline_key]["oa"])
+             for r in runs.values() for m in r[scenes].values()]
     seed_gains = [100 * (s - b) for s, b in zip(student, baseline)]
-    retention = [s / t for s, t in zip(student, teacher)]
+    retention = [s / t for s, t in zip(student, teacher)] if teacher else None
 
     def ms(values: list[float]) -> tuple[float, float]:
         return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
-    return {"seeds": len(runs), "teacher_oa": float(np.mean(teacher)), "student_oa": ms(student),
-            "baseline_oa": ms(baseline), "gain_pts": ms(seed_gains), "retention": ms(retention),
+    return {"seeds": len(runs), "teacher_oa": float(np.mean(teacher)) if teacher else None,
+            "student_oa": ms(student), "baseline_oa": ms(baseline), "gain_pts": ms(seed_gains),
+            "retention": ms(retention) if retention else None,
             "gains_pts": gains, "pairs_at_least_5": sum(g >= 5.0 for g in gains)}
 
 
@@ -275,6 +307,7 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
         args.variants or (["direct"] + (["progressive"] if args.progressive else [])))
     t_model, t_card = load_model(work / "teacher.cmkd", "teacher")
     tests_ready = [load_test_scene(d, t_model, t_card, names) for d in test_dirs]
+    site = site_holdout(train_dir, t_model, t_card, names)
     result = {"teacher_train_s": t1 - t0, "teacher_members": args.teacher_members,
               "teacher_mixing": args.teacher_mixing,
               "teacher_validation": teacher.outputs,
@@ -295,11 +328,16 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
             tests = {t.name: evaluate_scene(t, work / f"{stem}.cmkd", student.baseline, names)
                      for t in tests_ready}
             runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
+                          "site": {site.name: evaluate_scene(site, work / f"{stem}.cmkd",
+                                                             student.baseline, names)},
                           "cost": student.report["cost"]}
             log(f"{preset}/{name}/seed {seed}: distillation + baseline in {t3 - t2:.0f} s; test "
                 + json.dumps({k: (round(m['student']['oa'], 3), round(m['baseline']['oa'], 3))
                               for k, m in tests.items()}))
-        result[name] = {"runs": runs, "summary": seed_summary(runs)}
+        result[name] = {"runs": runs, "summary": seed_summary(runs),
+                        "site_summary": seed_summary(runs, "site"),
+                        "site_off_lines_summary": seed_summary(
+                            runs, "site", "student_off_lines", "baseline_off_lines", None)}
         checkpoint(result)
     if not variants:
         return result
@@ -415,6 +453,26 @@ def print_tables(results: dict) -> None:
               f"{s['gain_pts'][0]:+.1f} ± {s['gain_pts'][1]:.1f} | "
               f"{min(s['gains_pts']):+.1f} … {max(s['gains_pts']):+.1f} | "
               f"{s['pairs_at_least_5']} of {len(s['gains_pts'])} |")
+    if any("site_summary" in v for *_, v in measured_variants(results)):
+        print()
+        print("Same site, outside its labelled zone (the training scene, every pixel beyond the "
+              "field traverse):")
+        print()
+        print("| preset | distillation | pixels | teacher OA | student OA | baseline OA | retention "
+              "| gain (pts) | seeds with gain >= +5 |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for preset, name, v in measured_variants(results):
+            for label, key in (("HSI flight lines", "site_summary"),
+                               ("off the flight lines (RGB only)", "site_off_lines_summary")):
+                if key not in v:
+                    continue
+                s = v[key]
+                teacher = f"{s['teacher_oa']:.3f}" if s["teacher_oa"] is not None else "–"
+                retention = pm(s["retention"]) if s["retention"] is not None else "–"
+                print(f"| {preset} | {name} | {label} | {teacher} | {pm(s['student_oa'])} | "
+                      f"{pm(s['baseline_oa'])} | {retention} | "
+                      f"{s['gain_pts'][0]:+.1f} ± {s['gain_pts'][1]:.1f} | "
+                      f"{s['pairs_at_least_5']} of {len(s['gains_pts'])} |")
     print()
     print("| preset | distillation | test scene | teacher OA | student OA (per seed) | baseline OA (per seed) "
           "| purity ceiling |")
