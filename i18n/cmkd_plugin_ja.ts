@@ -340,18 +340,22 @@ Outputs: classes (colour table and class names, loaded with a legend), probabili
       <translation>クラスバランス重み付け（希少な鉱物ほど重く）</translation>
     </message>
     <message>
+      <source>Colour jitter (robust to another colour balance, less accurate on this one)</source>
+      <translation>色ジッター（別の色バランスに強くなるが、この色バランスでは精度が下がる）</translation>
+    </message>
+    <message>
       <source>Distil RGB student</source>
       <translation>RGB 生徒モデルを蒸留</translation>
     </message>
     <message>
       <source>Distils a trained teacher into a small RGB-only student that maps minerals wherever RGB imagery exists. The transfer set is every pixel where the teacher's inputs exist, labelled or not.
 
-Loss = T² · KL(teacher ‖ student at temperature T) + feature weight · (1 − cosine of student and teacher features) (+ cross-entropy on labels, if given). T is annealed from the start to the end temperature over the epochs. Class-balanced weighting makes rare minerals weigh more. Progressive distillation goes HSI → simulated multispectral → RGB through an intermediate teacher.
+Loss = T² · KL(teacher ‖ student at temperature T) + feature weight · (1 − cosine of student and teacher features) (+ cross-entropy on labels, if given). T is annealed from the start to the end temperature over the epochs. Class-balanced weighting makes rare minerals weigh more. Progressive distillation goes HSI → simulated multispectral → RGB through an intermediate teacher. Colour jitter (off by default) trains on randomly re-balanced colours: the student then copes better with imagery of another colour balance (another camera, sun or flight) but is less accurate on imagery like its own, because minerals differ in RGB by small colour shifts.
 
 The report compares teacher, student and an RGB-only baseline (the student trained on the labels alone with the same budget): overall accuracy, kappa, macro-F1, per-class F1, accuracy retention, distillation gain, parameters, FLOPs per pixel and CPU speed.</source>
       <translation>学習済みの教師モデルを、RGB 画像があればどこでも鉱物をマッピングできる小さな RGB 専用の生徒モデルに蒸留します。転移用データは、ラベルの有無にかかわらず、教師モデルの入力がそろうすべてのピクセルです。
 
-損失 = T² · KL(教師 ‖ 温度 T での生徒) + 特徴の重み · (1 − 生徒と教師の特徴のコサイン類似度)（ラベルがあればさらに交差エントロピー）。T はエポックを通じて開始温度から終了温度へ徐々に下げます。クラスバランス重み付けにより希少な鉱物ほど重く扱います。段階的蒸留では、中間の教師を介して HSI → 模擬マルチスペクトル → RGB の順に蒸留します。
+損失 = T² · KL(教師 ‖ 温度 T での生徒) + 特徴の重み · (1 − 生徒と教師の特徴のコサイン類似度)（ラベルがあればさらに交差エントロピー）。T はエポックを通じて開始温度から終了温度へ徐々に下げます。クラスバランス重み付けにより希少な鉱物ほど重く扱います。段階的蒸留では、中間の教師を介して HSI → 模擬マルチスペクトル → RGB の順に蒸留します。色ジッター（既定ではオフ）は、色バランスをランダムに変えた画像で学習します。生徒モデルは別の色バランス（別のカメラ、太陽高度、フライト）の画像に強くなりますが、鉱物の RGB での違いはわずかな色の差なので、学習時と同じような画像では精度が下がります。
 
 レポートでは、教師モデル、生徒モデル、RGB のみのベースライン（同じ学習量でラベルだけから学習した生徒モデル）を比較します：全体精度、カッパ係数、マクロ F1、クラスごとの F1、精度保持率、蒸留による向上、パラメータ数、ピクセルあたりの FLOPs、CPU での速度。</translation>
     </message>

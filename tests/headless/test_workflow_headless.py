@@ -28,10 +28,13 @@ def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json
     assert card.architecture.members == 2  # an ensemble, distilled below
     assert card.training["teacher"]["mixing"] == 0.5  # the advanced MIXING reached the engine
     student = qgis_run_json("cmkd:distillstudent", TEACHER=tmp_path / "t.cmkd", EPOCHS=1,
+                            COLOUR_JITTER=True,
                             OUTPUT_MODEL=tmp_path / "s.cmkd", OUTPUT_REPORT=tmp_path / "s.html",
                             **inputs)["results"]
     for key in ("STUDENT_OA", "BASELINE_OA", "TEACHER_OA"):
         assert 0.0 <= student[key] <= 1.0, key
+    # The advanced COLOUR_JITTER (off by default) reached the engine.
+    assert read_card(tmp_path / "s.cmkd").training["distill"]["augment"] is True
     mapped = qgis_run_json("cmkd:classify", MODEL=tmp_path / "s.cmkd", RGB=scene["OUTPUT_RGB"],
                            OUTPUT_CLASSES=tmp_path / "classes.tif",
                            OUTPUT_PROBABILITIES=tmp_path / "prob.tif",

@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=d.class_balanced, help="rare classes weigh more (default on)")
     parser.add_argument("--progressive", action=argparse.BooleanOptionalAction, default=d.progressive,
                         help="HSI -> simulated multispectral -> RGB chain (default off)")
+    parser.add_argument("--colour-jitter", action=argparse.BooleanOptionalAction, default=d.augment,
+                        help="jitter the RGB's colours in training (student and baseline): a "
+                             "student robust to another colour balance, less accurate on "
+                             "imagery like its own (default off)")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     parser.add_argument("--output-model", required=True, help="student model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (+ .json twin)")
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
         patch_size_px=args.tile_size, temperature_start=args.temperature_start,
         temperature_end=args.temperature_end, feature_weight=args.feature_weight,
         ce_weight=args.ce_weight, class_balanced=args.class_balanced,
-        progressive=args.progressive, seed=args.seed)
+        progressive=args.progressive, augment=args.colour_jitter, seed=args.seed)
     result = run_distillation(args.teacher, args.rgb, args.hsi, args.dem, args.labels,
                               args.output_model, args.output_report, config, args.label_field,
                               feedback)

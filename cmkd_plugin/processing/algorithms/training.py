@@ -157,7 +157,10 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
         "student and teacher features) (+ cross-entropy on labels, if given). T is annealed "
         "from the start to the end temperature over the epochs. Class-balanced weighting makes "
         "rare minerals weigh more. Progressive distillation goes HSI → simulated multispectral "
-        "→ RGB through an intermediate teacher.\n\n"
+        "→ RGB through an intermediate teacher. Colour jitter (off by default) trains on "
+        "randomly re-balanced colours: the student then copes better with imagery of another "
+        "colour balance (another camera, sun or flight) but is less accurate on imagery like "
+        "its own, because minerals differ in RGB by small colour shifts.\n\n"
         "The report compares teacher, student and an RGB-only baseline (the student trained on "
         "the labels alone with the same budget): overall accuracy, kappa, macro-F1, per-class "
         "F1, accuracy retention, distillation gain, parameters, FLOPs per pixel and CPU speed."
@@ -169,6 +172,7 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
     CLASS_BALANCED = "CLASS_BALANCED"
     PROGRESSIVE = "PROGRESSIVE"
     CE_WEIGHT = "CE_WEIGHT"
+    COLOUR_JITTER = "COLOUR_JITTER"
     METRICS = {"TEACHER_OA": "Teacher overall accuracy", "STUDENT_OA": "Student overall accuracy",
                "BASELINE_OA": "RGB-only baseline overall accuracy",
                "RETENTION": "Accuracy retention (student / teacher)"}
@@ -195,6 +199,10 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
         self.add_advanced(QgsProcessingParameterBoolean(
             self.PROGRESSIVE, self.tr("Progressive chain HSI → multispectral → RGB"),
             defaultValue=d.progressive))
+        self.add_advanced(QgsProcessingParameterBoolean(
+            self.COLOUR_JITTER,
+            self.tr("Colour jitter (robust to another colour balance, less accurate on this one)"),
+            defaultValue=d.augment))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         def number(key):
@@ -212,7 +220,8 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
                  "--feature-weight", number(self.FEATURE_WEIGHT),
                  "--ce-weight", number(self.CE_WEIGHT),
                  flag(self.CLASS_BALANCED, "class-balanced"),
-                 flag(self.PROGRESSIVE, "progressive")]
+                 flag(self.PROGRESSIVE, "progressive"),
+                 flag(self.COLOUR_JITTER, "colour-jitter")]
         return self.run_training("distillstudent", args, parameters, context, feedback)
 
 
