@@ -101,6 +101,9 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "no_augment": ({**T1, "augment": False}, False),
     "no_augment_with_baseline": ({**T1, "augment": False}, True),
     "augment_with_baseline": ({**T1, "augment": True}, True),
+    # Without jitter (2026-12-02): twice the epochs (and its baseline), or labels weighing more.
+    "e60_with_baseline": ({**T1, "epochs": 60}, True),
+    "ce1": ({**T1, "ce_weight": 1.0}, False),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
