@@ -48,7 +48,7 @@ def main() -> int:
     from cmkd_plugin.engine.classify.pipeline import classify
 
     work = Path(tempfile.mkdtemp(prefix="cmkd-bench-dist-"))
-    student, _teacher = make_models(work)
+    student = make_models(work)[0]
     rgb = write_noise(work / "rgb.tif", args.size, 3, "uint8")
     figures: dict = {"size_px": args.size, "cpu_count": os.cpu_count(), "mpx_per_s": {}}
 

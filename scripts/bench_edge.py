@@ -54,7 +54,7 @@ def main() -> int:
     from cmkd_plugin.engine.edge.report import EnergyConfig, edge_report
 
     work = Path(tempfile.mkdtemp(prefix="cmkd-bench-edge-"))
-    student, _teacher = make_models(work)
+    student = make_models(work)[0]
     exported = export_onnx(student, work / "student.onnx", quantize=True)
     report = edge_report(student, exported.onnx_path, exported.int8_path,
                          EnergyConfig(args.power_w, args.gsd_m))
