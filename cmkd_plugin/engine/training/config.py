@@ -329,7 +329,11 @@ class AdaptConfig:
             0.291 without it) but costs the original site 15-21 points instead of 7-8, and does
             nothing on a site under the same conditions. It helps most when a site differs by a
             pure gain or offset (unit tests).
-        augment: modality-specific augmentation of the patches (colour jitter for RGB).
+        augment: modality-specific augmentation of the patches (colour jitter for RGB). Off by
+            default since 2026-12-02, like distillation's: adapting the jitter-free bundled
+            earth student with it cost earth_other 15-19 points and the original site 18-19;
+            without it +4.3 / +1.8 and +4.5 / -0.5 (``scripts/bench_adaptation.py``, 10 / 20
+            points).
         seed: seed of sampling, augmentation and dropout.
     """
 
@@ -342,7 +346,7 @@ class AdaptConfig:
     keep_weight: float = 1.0
     keep_temperature: float = 2.0
     renormalise: bool = False
-    augment: bool = True
+    augment: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
