@@ -135,11 +135,11 @@ TRANSFER_VARIANTS: dict[str, tuple[dict, dict]] = {
     "lab25_avg": ({**T1, "weight_average_decay": 0.99, "label_patch_fraction": 0.25}, {}),
     "lab25_avg_last_epoch": ({**T1, "weight_average_decay": 0.99, "label_patch_fraction": 0.25},
                              {"select": False}),
-    # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
-    # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     # The epoch kept is the one whose student best agrees with the teacher's class at 4096
     # transfer-set pixels (not training labels) instead of the best on the ~58 validation labels.
     "select_teacher": ({**T1, "augment": True}, {"select_teacher": True}),
+    # Not distillation: the student trained like the dense-truth RGB model (plain class-weighted
+    # cross-entropy, last epoch) on the teacher's arg-max class at every flight-line pixel.
     "pseudo_ce": (T1, {"pseudo_ce": True, "select": False}),
     "pseudo_ce_e40": ({**T1, "epochs": 40}, {"pseudo_ce": True, "select": False}),
     # The product's teacher ensemble (trainteacher MEMBERS) of three / five teachers (seeds 0 / 1
@@ -209,16 +209,21 @@ def truth_fractions(truth: np.ndarray, factor: int, k: int) -> np.ndarray:
     return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
 
-def teacher_selection_labels(prep, seed: int, n: int = 4096) -> np.ndarray:
-    """(H, W) labels for model selection: the teacher's class (arg-max of its upsampled logits)
-    at ``n`` random transfer-set pixels that are not training labels, 255 elsewhere."""
+def teacher_classes(prep, targets: Targets) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's class on the student's grid (arg-max of its upsampled logits), and the
+    pixels where it has one (its transfer set)."""
     f, shape = prep.scene.factor, prep.scene.valid.shape
-    cls = upsample_area(np.nan_to_num(prep.targets.logits), f, shape).argmax(axis=0)
-    cover = (upsample_mask(prep.targets.valid, f, shape) & prep.scene.valid
-             & (prep.train_labels == 255))
-    rows, cols = np.nonzero(cover)
+    cls = upsample_area(np.nan_to_num(targets.logits), f, shape).argmax(axis=0)
+    return cls, upsample_mask(targets.valid, f, shape) & prep.scene.valid
+
+
+def teacher_selection_labels(prep, seed: int, n: int = 4096) -> np.ndarray:
+    """(H, W) labels for model selection: the teacher's class (:func:`teacher_classes`) at
+    ``n`` random transfer-set pixels that are not training labels, 255 elsewhere."""
+    cls, cover = teacher_classes(prep, prep.targets)
+    rows, cols = np.nonzero(cover & (prep.train_labels == 255))
     pick = np.random.default_rng(seed + 7).choice(rows.size, min(n, rows.size), replace=False)
-    out = np.full(shape, 255, np.uint8)
+    out = np.full(cls.shape, 255, np.uint8)
     out[rows[pick], cols[pick]] = cls[rows[pick], cols[pick]]
     return out
 
@@ -291,9 +296,7 @@ def main() -> int:
                 targets = Targets(np.log(fractions + 1e-4).astype(np.float32), targets.features,
                                   targets.valid & (fractions.sum(axis=0) > 0))
             if transfer.get("pseudo_ce"):
-                f, shape = prep.scene.factor, prep.scene.valid.shape
-                cls = upsample_area(np.nan_to_num(targets.logits), f, shape).argmax(axis=0)
-                cover = upsample_mask(targets.valid, f, shape) & prep.scene.valid
+                cls, cover = teacher_classes(prep, targets)
                 student = train_baseline(prep.rgb, prep.student_cards,
                                          np.where(cover, cls, 255).astype(np.uint8), names, config,
                                          run_prep.val_labels)

@@ -55,15 +55,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PROJ_DATA", "/usr/share/proj")
 
-import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402
-from rasterio.features import rasterize  # noqa: E402
 
 from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
+from cmkd_plugin.engine.geo.grid import Grid  # noqa: E402
+from cmkd_plugin.engine.geo.mask import VectorMask  # noqa: E402
 from cmkd_plugin.engine.geo.spectral import SpectralBands  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes  # noqa: E402
+from cmkd_plugin.engine.simulator.writer import ZONE_LAYER  # noqa: E402
 from cmkd_plugin.engine.models.resample import upsample_area, upsample_mask  # noqa: E402
 from cmkd_plugin.engine.training.common import modality_card, predict_area  # noqa: E402
 from cmkd_plugin.engine.training.config import DataConfig, DistillConfig, TeacherTrainConfig  # noqa: E402
@@ -178,11 +179,9 @@ def site_holdout(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) -> Te
     inputs; the student was distilled on them without their labels), ``valid`` every RGB pixel
     there, so that ``valid & ~mask`` is where only an RGB model can map."""
     test = load_test_scene(scene_dir, t_model, t_card, names)
-    with rasterio.open(scene_dir / "truth.tif") as ds:
-        shape, transform = ds.shape, ds.transform
-    zone = gpd.read_file(scene_dir / "labels.gpkg", layer="labelled_zone")
-    inside = rasterize(zone.geometry, out_shape=shape, transform=transform, fill=0,
-                       default_value=1, all_touched=True).astype(bool)
+    grid = Grid.from_raster(scene_dir / "truth.tif", "Truth")
+    with VectorMask(scene_dir / "labels.gpkg", grid, all_touched=True, layer=ZONE_LAYER) as zone:
+        inside = zone.read(grid.full_window)
     h, w = test.mask.shape
     outside = ~inside[:h, :w]
     return replace(test, name=f"{scene_dir.name}_outside_zone", mask=test.mask & outside,
