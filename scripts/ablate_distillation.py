@@ -104,6 +104,11 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # Without jitter (2026-12-02): twice the epochs (and its baseline), or labels weighing more.
     "e60_with_baseline": ({**T1, "epochs": 60}, True),
     "ce1": ({**T1, "ce_weight": 1.0}, False),
+    # Four times the epochs (the student was still improving at epoch 42-60 of 60).
+    "e120_with_baseline": ({**T1, "epochs": 120}, True),
+    # With 60 epochs: the guided targets, or a third conv layer (receptive field 7 x 7).
+    "e60_guided": ({**T1, "epochs": 60, "target_interpolation": "guided"}, False),
+    "e60_depth3_with_baseline": ({**T1, "epochs": 60, "encoder_depth": 3}, True),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
