@@ -361,7 +361,7 @@ def main() -> int:
     parser.add_argument("--teacher-mixing", type=float, default=TeacherTrainConfig().mixing,
                         help="share of the teacher's training samples made areal mixtures "
                              "(cmkd:trainteacher MIXING; default: the engine's)")
-    parser.add_argument("--student-epochs", type=int, default=30)
+    parser.add_argument("--student-epochs", type=int, default=DistillConfig().epochs)
     parser.add_argument("--student-depth", type=int, default=DistillConfig().encoder_depth,
                         help="3x3 conv layers of the student (receptive field 2 x depth + 1 px)")
     parser.add_argument("--student-patches", type=int, default=DistillConfig().patches_per_epoch,

@@ -17,7 +17,7 @@ HELP = ("Search distillation settings (differential evolution, grid or random) w
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..training.config import TUNING_METHODS, TuningConfig
+    from ..training.config import TUNING_METHODS, DistillConfig, TuningConfig
 
     defaults = TuningConfig()
     parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
@@ -34,8 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tune-class-balance", action=argparse.BooleanOptionalAction,
                         default=defaults.tune_class_balance,
                         help="also search the class-balance strength (default on)")
-    parser.add_argument("--epochs", type=int, default=30,
-                        help="epochs of the final student distilled with the best settings (default 30)")
+    final_epochs = DistillConfig().epochs
+    parser.add_argument("--epochs", type=int, default=final_epochs,
+                        help="epochs of the final student distilled with the best settings "
+                             f"(default {final_epochs})")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the search and of every distillation (default 0)")
     parser.add_argument("--output-table", required=True, help="CSV of every evaluation")

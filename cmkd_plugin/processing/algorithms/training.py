@@ -271,7 +271,7 @@ class TuneDistillationAlgorithm(_TrainingAlgorithm):
             QgsProcessingParameterNumber.Integer, defaultValue=20, minValue=1, maxValue=10000))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_TABLE, self.tr("Table of evaluations"), self.tr(TABLE_FILTER)))
-        self.add_common_tail(default_epochs=30)
+        self.add_common_tail(default_epochs=DistillConfig().epochs)
         self.add_advanced(QgsProcessingParameterEnum(
             self.METHOD, self.tr("Search method"),
             [self.tr("Differential evolution"), self.tr("Grid search"), self.tr("Random search")],
