@@ -109,6 +109,8 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     # With 60 epochs: the guided targets, or a third conv layer (receptive field 7 x 7).
     "e60_guided": ({**T1, "epochs": 60, "target_interpolation": "guided"}, False),
     "e60_depth3_with_baseline": ({**T1, "epochs": 60, "encoder_depth": 3}, True),
+    # Both levers at once: 120 epochs and a third conv layer.
+    "e120_depth3_with_baseline": ({**T1, "epochs": 120, "encoder_depth": 3}, True),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:
