@@ -101,10 +101,11 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "no_augment": ({**T1, "augment": False}, False),
     "no_augment_with_baseline": ({**T1, "augment": False}, True),
     "augment_with_baseline": ({**T1, "augment": True}, True),
-    # Without jitter (2026-12-02): twice the epochs (and its baseline), or labels weighing more.
+    # Without jitter (2026-12-02): 60 epochs, twice the default of then and the default since
+    # (and its baseline), or labels weighing more.
     "e60_with_baseline": ({**T1, "epochs": 60}, True),
     "ce1": ({**T1, "ce_weight": 1.0}, False),
-    # Four times the epochs (the student was still improving at epoch 42-60 of 60).
+    # 120 epochs, twice today's default (the student was still improving at epoch 42-60 of 60).
     "e120_with_baseline": ({**T1, "epochs": 120}, True),
     # With 60 epochs: the guided targets, or a third conv layer (receptive field 7 x 7).
     "e60_guided": ({**T1, "epochs": 60, "target_interpolation": "guided"}, False),

@@ -355,7 +355,7 @@ def main() -> int:
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--size-px", type=int, default=512)
     parser.add_argument("--labels-per-class", type=int, default=20)
-    parser.add_argument("--teacher-epochs", type=int, default=30)
+    parser.add_argument("--teacher-epochs", type=int, default=TeacherTrainConfig().epochs)
     parser.add_argument("--teacher-members", type=int, default=TeacherTrainConfig().members,
                         help="teachers in the ensemble (default: the engine's)")
     parser.add_argument("--teacher-mixing", type=float, default=TeacherTrainConfig().mixing,

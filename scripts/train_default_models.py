@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/cmkd-default-models"))
     parser.add_argument("--out-dir", type=Path, default=ROOT / "resources" / "models")
     parser.add_argument("--labels-per-class", type=int, default=LABELS_PER_CLASS)
-    parser.add_argument("--teacher-epochs", type=int, default=30)
+    parser.add_argument("--teacher-epochs", type=int, default=TeacherTrainConfig().epochs)
     parser.add_argument("--student-epochs", type=int, default=DistillConfig().epochs)
     parser.add_argument("--students-only", action="store_true",
                         help="keep the teachers in --out-dir and distil the students again (after a "

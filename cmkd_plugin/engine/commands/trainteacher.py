@@ -15,7 +15,8 @@ HELP = "Train the RGB + HSI + DEM teacher from labels; write the model file and 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_site_arguments(parser, "teacher", "point or polygon layer with a class field")
-    parser.add_argument("--epochs", type=int, default=30, help="maximum epochs (default 30)")
+    epochs = TeacherTrainConfig().epochs
+    parser.add_argument("--epochs", type=int, default=epochs, help=f"maximum epochs (default {epochs})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--output-model", required=True, help="model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (a .json twin is written beside it)")

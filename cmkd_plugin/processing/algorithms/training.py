@@ -16,7 +16,7 @@ from qgis.core import (
 )
 
 from ...engine.models.config import MAX_MEMBERS
-from ...engine.training.config import TUNING_METHODS, DistillConfig, TeacherTrainConfig
+from ...engine.training.config import TUNING_METHODS, AdaptConfig, DistillConfig, TeacherTrainConfig
 from ..base import POINT_OR_POLYGON, CmkdAlgorithm
 
 MODEL_FILTER = "CMKD model files (*.cmkd)"
@@ -128,7 +128,7 @@ class TrainTeacherAlgorithm(_TrainingAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.add_modality_inputs(hsi_optional=False, dem_optional=True)
         self.add_labels(optional=False)
-        self.add_common_tail(default_epochs=30)
+        self.add_common_tail(default_epochs=TeacherTrainConfig().epochs)
         self.add_advanced(QgsProcessingParameterNumber(
             self.MEMBERS, self.tr("Ensemble members (teachers trained with successive seeds)"),
             QgsProcessingParameterNumber.Integer, defaultValue=TeacherTrainConfig.members,
@@ -331,7 +331,7 @@ class AdaptSiteAlgorithm(_TrainingAlgorithm):
             self.MODEL, self.tr("Model file to adapt (student or teacher)"), extension="cmkd"))
         self.add_modality_inputs(hsi_optional=True, dem_optional=True)
         self.add_labels(optional=False)
-        self.add_common_tail(default_epochs=30)
+        self.add_common_tail(default_epochs=AdaptConfig().epochs)
         self.add_advanced(QgsProcessingParameterEnum(
             self.FREEZE, self.tr("Frozen layers (encoder, features = all but the classifier, none)"),
             options=self.FREEZE_CHOICES, defaultValue=self.FREEZE_CHOICES[0],
