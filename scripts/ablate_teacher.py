@@ -117,6 +117,8 @@ def main() -> int:
     parser.add_argument("--presets", nargs="+", default=["earth_carbonation", "mars_analogue"])
     parser.add_argument("--variants", nargs="+", default=["seed0", "seed1", "seed2", "ensemble3"])
     parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--split-seed", type=int, default=DataConfig().seed,
+                        help="seed of the spatial block split of the labels (the benchmark's: 0)")
     parser.add_argument("--test-seeds", type=int, nargs="+", default=[101, 102, 201, 202])
     parser.add_argument("--interpolate", choices=["logits", "probabilities"], default="logits",
                         help="what is upsampled onto the truth's grid before the arg-max (the "
@@ -128,7 +130,7 @@ def main() -> int:
         work = args.work_dir / preset
         names = tuple(c.name for c in preset_classes(preset))
         _, card = load_model(bench_teacher(parser, args.work_dir, preset), "teacher")
-        train, _ = read_scene(work / f"scene_{args.train_seed}", card, names, labels=True, data=DataConfig(seed=0))
+        train, _ = read_scene(work / f"scene_{args.train_seed}", card, names, labels=True, data=DataConfig(seed=args.split_seed))
         tests = {s: read_scene(work / f"scene_{s}", card, names) for s in args.test_seeds}
         for variant in args.variants:
             result = teacher(variant, train, work)
@@ -146,7 +148,7 @@ def main() -> int:
                 else:
                     pred = upsample_area(z, scene.factor, scene.grid.shape).argmax(axis=0)
                 oa[str(seed)] = evaluate(truth, pred, names, mask)["oa"]
-            row = {"preset": preset, "variant": variant, "interpolate": args.interpolate,
+            row = {"preset": preset, "variant": variant, "split_seed": args.split_seed, "interpolate": args.interpolate,
                    "refined": args.refine, "teacher_oa": oa,
                    "mean_oa": float(np.mean(list(oa.values()))),
                    "best_epochs": result.member_best_epochs or [result.best_epoch]}

@@ -111,6 +111,12 @@ def test_teacher_beats_chance_and_writes_model_and_report(trained: tuple[Path, d
     assert report["cost"]["teacher"]["parameters"] == sum(p.numel() for p in model.parameters())
     html = (out / "teacher.html").read_text()
     assert "data:image/png;base64," in html and "Overall accuracy" in html
+    # what each class was learnt from and validated on, as counted by the split
+    split = report["training"]["split"]
+    assert len(split["train_counts"]) == len(CLASSES) and all(n > 0 for n in split["train_counts"])
+    assert sum(split["val_counts"]) > 0
+    assert "Labelled pixels per class" in html
+    assert f"<tr><th>{CLASSES[0]}</th><td>{split['train_counts'][0]}</td>" in html
 
 
 def test_student_report_compares_teacher_student_baseline(scene: dict[str, Path],

@@ -40,7 +40,9 @@ class DataConfig:
 
     Attributes:
         label_field: attribute of the label layer holding the class name.
-        validation_fraction: share of the labelled pixels held out (whole blocks) for validation.
+        validation_fraction: share of the labelled pixels held out (whole blocks) for validation,
+            reached only as far as no class loses more than twice that share of its labels
+            from training (:data:`.split.MAX_CLASS_LOSS`).
         block_size_px: side of a spatial validation block, in reference (RGB) pixels.
         buffer_px: training labels within this distance (teacher-grid pixels) of a validation
             block are dropped, so no training pixel sees a validation pixel through the

@@ -343,7 +343,7 @@ def load_scene(
                 f"Only {present.size} class has labels where every input is valid; label at "
                 "least two different classes inside the area covered by RGB, HSI and DEM."
             )
-        split = block_split(lab, lab_c, factor, config, len(names), feedback)
+        split = block_split(lab, lab_c, factor, config, len(names), feedback, names)
         sources["labels"] = display_name(labels)
         sources["label_counts"] = pixels.counts()
         sources["label_field"] = config.label_field

@@ -116,6 +116,16 @@ def render_html(report: Mapping[str, Any]) -> str:
     for name in names:
         rows.append(row(f"F1 {name}", [((metrics.get(r) or {}).get("per_class_f1") or {}).get(name)
                                        for r in roles]))
+    split = (report.get("training") or {}).get("split") or {}
+    labels = ""
+    if split.get("train_counts"):
+        # What each class was learnt from: labels are few, and a class with none in training
+        # cannot be mapped however good the rest is.
+        labels = ("<h2>Labelled pixels per class (teacher grid)</h2><table><tr><th></th>"
+                  "<th>training</th><th>validation</th></tr>" + "".join(
+                      f"<tr><th>{html.escape(n)}</th><td>{t}</td><td>{v}</td></tr>"
+                      for n, t, v in zip(names, split["train_counts"], split["val_counts"]))
+                  + "</table>")
     h = report.get("headline", {})
     summary = "".join(f"<li>{html.escape(k)}: {_fmt(v)}</li>" for k, v in h.items())
     png = base64.b64encode(confusion_png(metrics, names)).decode("ascii")
@@ -128,7 +138,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
         "th{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>"
         f"<h1>{title}</h1><p>{html.escape(report.get('evaluation', ''))}</p><ul>{summary}</ul>"
-        f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
+        f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>{labels}"
         f"<h2>Confusion matrices (rows: reference, normalised)</h2>"
         f"<img alt='confusion matrices' src='data:image/png;base64,{png}'>"
         f"<h2>Details</h2><pre>{details}</pre></body></html>\n"

@@ -179,13 +179,12 @@ def _train_member(scene: SceneData, config: TeacherTrainConfig, arch: TeacherCon
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_oa": m["oa"] or 0.0})
         feedback.info(f"Teacher epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, "
                       f"validation OA {m['oa'] or 0.0:.4f}")
-        if score > best_score:
-            best_state, best_score, best_epoch, stale = copy.deepcopy(model.state_dict()), score, epoch + 1, 0
-        else:
-            stale += 1
-            if stale >= config.patience_epochs:
-                feedback.info(f"Early stopping: no validation improvement for {stale} epochs.")
-                break
+        stale = 0 if score > best_score else stale + 1
+        if score >= best_score:  # a tie goes to the later epoch: small validation sets tie often
+            best_state, best_score, best_epoch = copy.deepcopy(model.state_dict()), score, epoch + 1
+        if stale >= config.patience_epochs:
+            feedback.info(f"Early stopping: no validation improvement for {stale} epochs.")
+            break
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
