@@ -176,7 +176,8 @@ def _train_member(scene: SceneData, config: TeacherTrainConfig, arch: TeacherCon
         pred = predict_pixels(model, inputs, cards, vr, vc, size)
         m = evaluate(val_lab[vr, vc], pred, scene.class_names, scene.valid_coarse[vr, vc])
         score = (m["oa"] or 0.0) + 1e-3 * (m["macro_f1"] or 0.0)
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_oa": m["oa"] or 0.0})
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_oa": m["oa"] or 0.0,
+                        "val_score": score})
         feedback.info(f"Teacher epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, "
                       f"validation OA {m['oa'] or 0.0:.4f}")
         stale = 0 if score > best_score else stale + 1
