@@ -537,7 +537,7 @@ def test_weight_average_decay_is_capped_by_the_length_of_the_run(steps: int, exp
 
 def test_student_selection_keeps_the_later_of_tied_epochs() -> None:
     # Validation scores of a few dozen labelled pixels tie often; the later of two tied epochs
-    # has trained longer (a bundled student once kept epoch 24 of 60 on a tie).
+    # has trained longer.
     from cmkd_plugin.engine.training.common import WeightAverage
     from cmkd_plugin.engine.training.distill import _BestEpoch
 

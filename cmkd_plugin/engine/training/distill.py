@@ -182,9 +182,8 @@ class _BestEpoch:
     def consider(self, epoch: int, score: Callable[[torch.nn.Module], float | None]) -> float | None:
         """``score`` of the averaged weights after ``epoch``; they are kept if they score at
         least as well as the best so far (a tie goes to the later epoch, which has trained
-        longer: the validation scores of a few dozen labelled pixels tie often; a bundled mars
-        student once kept epoch 24 of 60 on a tie with epoch 60). None without validation
-        labels."""
+        longer: the validation scores of a few dozen labelled pixels tie often, OA and macro-F1
+        alike, when the predictions on them are the same). None without validation labels."""
         with self.average.applied() as model:
             value = score(model)
             if value is not None and value >= self.score:
