@@ -41,7 +41,7 @@ from ..models.student import Student, make_student
 from .common import (WeightAverage, crop_labels, labelled_pixels, patch_origins, predict_area,
                      predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import MULTISPECTRAL_BANDS_NM, DistillConfig
-from .metrics import evaluate
+from .metrics import evaluate, selection_score
 
 
 @dataclass
@@ -155,11 +155,6 @@ def validation_metrics(model: Student, inputs: Mapping[str, np.ndarray],
     size = 2 * model.config.encoder_depth + 3
     pred = predict_pixels(model, inputs, cards, rows, cols, size)
     return evaluate(val_labels[rows, cols], pred, class_names)
-
-
-def selection_score(metrics: Mapping[str, Any]) -> float:
-    """Model-selection score: overall accuracy, ties broken by macro-F1 (both in [0, 1])."""
-    return (metrics["oa"] or 0.0) + 1e-3 * (metrics["macro_f1"] or 0.0)
 
 
 def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard],

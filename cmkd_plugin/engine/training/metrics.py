@@ -3,7 +3,7 @@ the formulas live): a compact dict per evaluated model."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -28,3 +28,9 @@ def evaluate(truth: np.ndarray, pred: np.ndarray, class_names: Sequence[str],
         "per_class_f1": {k: v["f1"] for k, v in rep["per_class"].items()},
         "confusion": rep["confusion_matrix"],
     }
+
+
+def selection_score(metrics: Mapping[str, Any]) -> float:
+    """Model-selection score of teachers, students and baselines: overall accuracy, ties broken
+    by macro-F1 (both in [0, 1])."""
+    return (metrics["oa"] or 0.0) + 1e-3 * (metrics["macro_f1"] or 0.0)

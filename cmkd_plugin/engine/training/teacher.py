@@ -24,7 +24,7 @@ from .common import (crop_labels, labelled_pixels, modality_card, patch_origins,
                      predict_pixels, seed_everything, single_threaded, training_batch)
 from .config import TeacherTrainConfig
 from .data import SceneData
-from .metrics import evaluate
+from .metrics import evaluate, selection_score
 
 
 @dataclass
@@ -175,7 +175,7 @@ def _train_member(scene: SceneData, config: TeacherTrainConfig, arch: TeacherCon
         vr, vc = val_pixels
         pred = predict_pixels(model, inputs, cards, vr, vc, size)
         m = evaluate(val_lab[vr, vc], pred, scene.class_names, scene.valid_coarse[vr, vc])
-        score = (m["oa"] or 0.0) + 1e-3 * (m["macro_f1"] or 0.0)
+        score = selection_score(m)
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_oa": m["oa"] or 0.0,
                         "val_score": score})
         feedback.info(f"Teacher epoch {epoch + 1}/{config.epochs}: loss {np.mean(losses):.4f}, "
