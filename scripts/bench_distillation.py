@@ -42,6 +42,7 @@ Prints a Markdown table ready for the README and writes ``bench.json`` in the wo
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import os
@@ -188,10 +189,26 @@ def site_holdout(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) -> Te
                    valid=test.valid & outside)
 
 
-def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names: tuple[str, ...]) -> dict:
+def alternative_models(student_path: Path, run) -> dict[str, object]:
+    """The student and the baseline of ``run`` (a ``StudentRun``) with the weights of the other
+    model-selection choices (``StudentResult.alternatives``), whichever epoch was kept:
+    ``student_last``, ``student_best_score``, ``baseline_last``, ``baseline_best_score``."""
+    models = {}
+    for role, states in run.alternatives.items():
+        for choice, state in states.items():
+            model = copy.deepcopy(load_model(student_path, "student")[0] if role == "student"
+                                  else run.baseline)
+            model.load_state_dict(state)
+            models[f"{role}_{choice}"] = model.eval()
+    return models
+
+
+def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names: tuple[str, ...],
+                   extra: dict[str, object] | None = None) -> dict:
     """Teacher, student (from its model file) and baseline against the truth of ``test``: over
     the pixels where the teacher has inputs, over every RGB pixel (``*_all_rgb``) and over those
-    where it has none (``*_off_lines``, outside the HSI flight lines)."""
+    where it has none (``*_off_lines``, outside the HSI flight lines). ``extra`` RGB models
+    (name: model, e.g. :func:`alternative_models`) are scored over the teacher's pixels too."""
     s_model, s_card = load_model(student_path, "student")
     s_cards = {"rgb": s_card.modality("rgb")}
     s_pred = test.rgb_classes(s_model, s_cards)
@@ -199,6 +216,8 @@ def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names:
     truth, mask = test.truth, test.mask
     off = test.valid & ~mask
     return {
+        **{k: evaluate(truth, test.rgb_classes(m, s_cards), names, mask)
+           for k, m in (extra or {}).items()},
         "teacher": evaluate(truth, test.teacher_pred, names, mask),
         "student": evaluate(truth, s_pred, names, mask),
         "baseline": evaluate(truth, b_pred, names, mask),
@@ -324,16 +343,30 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
                               patches_per_epoch=args.student_patches, **VARIANTS[name]),
                 feedback=fb)
             t3 = time.perf_counter()
-            tests = {t.name: evaluate_scene(t, work / f"{stem}.cmkd", student.baseline, names)
+            last = alternative_models(work / f"{stem}.cmkd", student)
+            tests = {t.name: evaluate_scene(t, work / f"{stem}.cmkd", student.baseline, names, last)
                      for t in tests_ready}
+            training = student.report.get("training", {})
             runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
                           "site": {site.name: evaluate_scene(site, work / f"{stem}.cmkd",
-                                                             student.baseline, names)},
-                          "cost": student.report["cost"]}
+                                                             student.baseline, names, last)},
+                          "cost": student.report["cost"],
+                          "best_epoch": training.get("best_epoch"),
+                          "baseline_best_epoch": training.get("baseline_best_epoch"),
+                          "best_score_epoch": training.get("best_score_epoch"),
+                          "baseline_best_score_epoch": training.get("baseline_best_score_epoch"),
+                          "val_scores": [r.get("val_score") for r in training.get("history", [])
+                                         if "val_score" in r]}
             log(f"{preset}/{name}/seed {seed}: distillation + baseline in {t3 - t2:.0f} s; test "
                 + json.dumps({k: (round(m['student']['oa'], 3), round(m['baseline']['oa'], 3))
                               for k, m in tests.items()}))
         result[name] = {"runs": runs, "summary": seed_summary(runs),
+                        # The other model-selection choices (see alternative_models).
+                        **{f"{choice}_summary": seed_summary(runs, student_key=f"student_{choice}",
+                                                             baseline_key=f"baseline_{choice}")
+                           for choice in ("last", "best_score")
+                           if all(f"student_{choice}" in m and f"baseline_{choice}" in m
+                                  for r in runs.values() for m in r["tests"].values())},
                         "site_summary": seed_summary(runs, "site"),
                         "site_off_lines_summary": seed_summary(
                             runs, "site", "student_off_lines", "baseline_off_lines", None)}

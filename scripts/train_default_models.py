@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -44,18 +45,29 @@ LABELS_PER_CLASS = 100
 TEST_SEEDS = (101, 102, 201, 202)  # the benchmark's never-seen scenes
 
 
-def score_models(out_dir: Path, preset: str, work_dir: Path, test_seeds) -> list[tuple[int, float, float]]:
-    """``(scene seed, teacher OA, student OA)`` of the preset's models in ``out_dir``."""
+def score_models(out_dir: Path, preset: str, work_dir: Path, test_seeds,
+                 other_state=None) -> list[tuple[float, ...]]:
+    """``(scene seed, teacher OA, student OA)`` of the preset's models in ``out_dir``, and the
+    OA of the student with the weights ``other_state`` when given."""
     names = tuple(c.name for c in preset_classes(preset))
     t_model, t_card = load_model(out_dir / f"{preset}_teacher.cmkd", "teacher")
     s_model, s_card = load_model(out_dir / f"{preset}_student.cmkd", "student")
+    other = None
+    if other_state is not None:
+        other = copy.deepcopy(s_model)
+        other.load_state_dict(other_state)
+        other.eval()
     rows = []
     for seed in test_seeds:
         test = load_test_scene(simulate(preset, seed, SIZE_PX, work_dir / f"{preset}-test-{seed}", 20),
                                t_model, t_card, names)
         s_pred = test.rgb_classes(s_model, {"rgb": s_card.modality("rgb")})
-        rows.append((seed, evaluate(test.truth, test.teacher_pred, names, test.mask)["oa"],
-                     evaluate(test.truth, s_pred, names, test.mask)["oa"]))
+        row = (seed, evaluate(test.truth, test.teacher_pred, names, test.mask)["oa"],
+               evaluate(test.truth, s_pred, names, test.mask)["oa"])
+        if other is not None:
+            o_pred = test.rgb_classes(other, {"rgb": s_card.modality("rgb")})
+            row += (evaluate(test.truth, o_pred, names, test.mask)["oa"],)
+        rows.append(row)
     return rows
 
 
@@ -87,6 +99,9 @@ def main() -> int:
     start = time.perf_counter()
     fb = Feedback(on_info=lambda m: print(f"[{time.perf_counter() - start:6.0f} s] {m}", file=sys.stderr, flush=True),
                   on_warning=lambda m: print("warning: " + m, file=sys.stderr, flush=True))
+    # preset: the weights of the student's epoch with the highest validation score, scored beside
+    # the kept ones (the model selection until 2026-12-02).
+    best_score_states = {}
     for preset in [] if args.evaluate_only else args.presets:
         scene = args.work_dir / f"{preset}-{args.labels_per_class}-labels"
         simulate(preset, SCENE_SEED, SIZE_PX, scene, args.labels_per_class)
@@ -105,6 +120,8 @@ def main() -> int:
             files["labels"], str(args.out_dir / f"{preset}_student.cmkd"),
             str(args.out_dir / f"{preset}_student.html"),
             DistillConfig(epochs=args.student_epochs, seed=TRAIN_SEED), feedback=fb)
+        if "best_score" in student.alternatives["student"]:
+            best_score_states[preset] = student.alternatives["student"]["best_score"]
         for suffix in ("teacher.cmkd", "teacher.html", "teacher.json", "student.cmkd", "student.html",
                        "student.json"):
             target = args.out_dir / f"{preset}_{suffix}"
@@ -112,12 +129,16 @@ def main() -> int:
                 target.chmod(0o644)  # atomic writes create 0600 temporaries; the files ship
         print(f"{preset}: {time.perf_counter() - t0:.0f} s; teacher {student.outputs['TEACHER_OA']:.3f}, "
               f"student {student.outputs['STUDENT_OA']:.3f}, baseline {student.outputs['BASELINE_OA']:.3f} "
-              "(validation blocks)")
+              f"(validation blocks); student kept epoch {student.report['training']['best_epoch']}, "
+              f"best validation score at epoch {student.report['training']['best_score_epoch']}")
     print("| preset | " + " | ".join(f"scene {s}: teacher / student OA" for s in args.test_seeds) + " |")
     print("|---|" + "---|" * len(args.test_seeds))
     for preset in args.presets:
-        rows = score_models(args.out_dir, preset, args.work_dir, args.test_seeds)
-        print(f"| {preset} | " + " | ".join(f"{t:.3f} / {st:.3f}" for _, t, st in rows) + " |", flush=True)
+        rows = score_models(args.out_dir, preset, args.work_dir, args.test_seeds, best_score_states.get(preset))
+        print(f"| {preset} | " + " | ".join(f"{r[1]:.3f} / {r[2]:.3f}" for r in rows) + " |", flush=True)
+        if preset in best_score_states:
+            print(f"| {preset}, student of the best validation score | "
+                  + " | ".join(f"– / {r[3]:.3f}" for r in rows) + " |", flush=True)
     return 0
 
 

@@ -415,7 +415,9 @@ def test_model_selection_at_validation_pixels_equals_whole_area_evaluation() -> 
     logits, _, _ = predict_area(model, {"rgb": rgb}, cards)
     m = evaluate(labels, logits.argmax(axis=0), CLASSES)
     expected = m["oa"] + 1e-3 * m["macro_f1"]
-    assert _select(model, {"rgb": rgb}, cards, labels, CLASSES, valid) == pytest.approx(expected)
+    score = _select(model, {"rgb": rgb}, cards, labels, CLASSES, valid)
+    assert score.value == pytest.approx(expected)
+    assert score.correct.sum() == round(m["oa"] * m["pixels"])
 
 
 def test_block_matching_distils_a_student_whose_blocks_agree_with_the_teacher(
@@ -535,21 +537,63 @@ def test_weight_average_decay_is_capped_by_the_length_of_the_run(steps: int, exp
     assert (average.shadow is None) == (expected == 0.0)
 
 
-def test_student_selection_keeps_the_later_of_tied_epochs() -> None:
-    # Validation scores of a few dozen labelled pixels tie often; the later of two tied epochs
-    # has trained longer.
+@pytest.mark.parametrize("only_earlier, only_last, expected", [
+    (10, 2, True),    # 8 > 2 sqrt(12) = 6.93
+    (9, 2, True),     # 7 > 2 sqrt(11) = 6.63
+    (8, 2, False),    # 6 < 2 sqrt(10) = 6.32
+    (4, 0, False),    # 4 = 2 sqrt(4): not more than chance
+    (5, 0, True),     # 5 > 2 sqrt(5) = 4.47
+    (0, 0, False),    # the same predictions
+])
+def test_an_earlier_epoch_is_clearly_better_by_mcnemars_paired_comparison(
+        only_earlier: int, only_last: int, expected: bool) -> None:
+    from cmkd_plugin.engine.training.distill import clearly_better
+
+    both, neither = 30, 7
+    earlier = np.array([True] * only_earlier + [False] * only_last + [True] * both + [False] * neither)
+    last = np.array([False] * only_earlier + [True] * only_last + [True] * both + [False] * neither)
+    assert clearly_better(earlier, last) is expected
+
+
+def _select_over_epochs(right_per_epoch: list[tuple[int, int]], pixels: int = 100):
+    """Run :class:`_BestEpoch` over epochs whose averaged weights are right on the validation
+    pixels ``start:stop`` of ``pixels`` (``right_per_epoch[e]``; the weight is the epoch number);
+    returns the epoch kept and the weight left in the model."""
+    from cmkd_plugin.engine.training.common import WeightAverage
+    from cmkd_plugin.engine.training.distill import _BestEpoch, _Score
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    best = _BestEpoch(WeightAverage(model, 0.0), epochs=len(right_per_epoch))
+    for epoch, (start, stop) in enumerate(right_per_epoch, start=1):
+        with torch.no_grad():
+            model.weight.fill_(float(epoch))
+        correct = (np.arange(pixels) >= start) & (np.arange(pixels) < stop)
+        best.consider(epoch, lambda m, c=correct: _Score(float(c.mean()), c))
+    final = best.keep()
+    assert float(final["weight"][0, 0]) == len(right_per_epoch)  # always the last epoch's
+    return best.epoch, float(model.weight.detach()[0, 0])
+
+
+def test_student_selection_keeps_the_last_epoch_unless_an_earlier_one_is_clearly_better() -> None:
+    # A plateau: epoch 2 is right on 76 pixels, the last on 70, but not on the same ones: 10
+    # pixels only epoch 2 gets right, 4 only the last (6 < 2 sqrt(14)), chance on a validation
+    # set this size. The last epoch is kept (the best-score rule kept epoch 2).
+    assert _select_over_epochs([(0, 60), (0, 76), (5, 77), (8, 82), (10, 80)]) == (5, 5.0)
+    # Ties go to the last epoch too.
+    assert _select_over_epochs([(0, 60), (0, 70), (0, 70)]) == (3, 3.0)
+    # Over-fitting: the last epoch lost 20 pixels epoch 2 had and gained none (20 > 2 sqrt(20)):
+    # epoch 2 is kept.
+    assert _select_over_epochs([(0, 60), (0, 80), (0, 75), (0, 60)]) == (2, 2.0)
+    # Without validation labels, the last epoch.
     from cmkd_plugin.engine.training.common import WeightAverage
     from cmkd_plugin.engine.training.distill import _BestEpoch
 
     model = torch.nn.Linear(2, 1, bias=False)
-    best = _BestEpoch(WeightAverage(model, 0.0), epochs=5)
-    for epoch, value in enumerate([0.5, 0.7, 0.6, 0.7, 0.65], start=1):
-        with torch.no_grad():
-            model.weight.fill_(float(epoch))
-        best.consider(epoch, lambda m, v=value: v)
+    best = _BestEpoch(WeightAverage(model, 0.0), epochs=2)
+    for epoch in (1, 2):
+        assert best.consider(epoch, lambda m: None) is None
     best.keep()
-    assert best.epoch == 4 and best.score == 0.7
-    assert float(model.weight.detach()[0, 0]) == 4.0
+    assert best.epoch == 2
 
 
 def test_teacher_early_stopping_keeps_the_later_of_tied_epochs(scene: dict[str, Path],

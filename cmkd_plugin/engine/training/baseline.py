@@ -93,6 +93,4 @@ def train_baseline(
             if score is not None:
                 record["val_score"] = score
         history.append(record)
-    best.keep()
-    model.eval()
-    return StudentResult(model, history, best.epoch)
+    return best.result(history)

@@ -61,11 +61,17 @@ class Targets:
 
 @dataclass
 class StudentResult:
-    """A distilled (or baseline) student, its history and the epoch kept."""
+    """A distilled (or baseline) student, its history and the epoch kept.
+
+    For benchmarks of the model selection, whichever epoch was kept: ``alternatives`` holds the
+    averaged weights of the ``"last"`` epoch and of the epoch with the highest validation score
+    (``"best_score"``, absent without validation labels), and ``best_score_epoch`` that epoch."""
 
     model: Student
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
+    alternatives: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    best_score_epoch: int | None = None
 
 
 def compute_targets(model: torch.nn.Module, inputs: Mapping[str, np.ndarray],
@@ -131,12 +137,13 @@ def _eval_every(epochs: int) -> int:
 MAX_SELECTION_PIXELS = 4096
 
 
-def validation_metrics(model: Student, inputs: Mapping[str, np.ndarray],
-                       cards: Mapping[str, ModalityCard], val_labels: np.ndarray | None,
-                       class_names: tuple[str, ...], valid: np.ndarray | None = None,
-                       seed: int = 0) -> dict[str, Any] | None:
-    """Metrics (:func:`~.metrics.evaluate`) at the validation labels only, at most
-    :data:`MAX_SELECTION_PIXELS` of them (drawn with ``seed``); None without validation labels.
+def validation_predictions(model: Student, inputs: Mapping[str, np.ndarray],
+                           cards: Mapping[str, ModalityCard], val_labels: np.ndarray | None,
+                           valid: np.ndarray | None = None,
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(truth, predicted class)`` at the validation labels only, at most
+    :data:`MAX_SELECTION_PIXELS` of them (drawn with ``seed``, the same ones on every call);
+    None without validation labels.
 
     Each pixel is predicted from a patch just larger than the receptive field, which gives the
     same class as a whole-area prediction (replicate padding) at a tiny fraction of the cost.
@@ -153,44 +160,105 @@ def validation_metrics(model: Student, inputs: Mapping[str, np.ndarray],
         pick = np.sort(np.random.default_rng(seed).choice(rows.size, MAX_SELECTION_PIXELS, replace=False))
         rows, cols = rows[pick], cols[pick]
     size = 2 * model.config.encoder_depth + 3
-    pred = predict_pixels(model, inputs, cards, rows, cols, size)
-    return evaluate(val_labels[rows, cols], pred, class_names)
+    return val_labels[rows, cols], predict_pixels(model, inputs, cards, rows, cols, size)
+
+
+def validation_metrics(model: Student, inputs: Mapping[str, np.ndarray],
+                       cards: Mapping[str, ModalityCard], val_labels: np.ndarray | None,
+                       class_names: tuple[str, ...], valid: np.ndarray | None = None,
+                       seed: int = 0) -> dict[str, Any] | None:
+    """Metrics (:func:`~.metrics.evaluate`) of :func:`validation_predictions`; None without
+    validation labels."""
+    found = validation_predictions(model, inputs, cards, val_labels, valid, seed)
+    return None if found is None else evaluate(found[0], found[1], class_names)
+
+
+@dataclass
+class _Score:
+    """A model's :func:`selection_score` on the validation pixels and, per pixel, whether it
+    was right (for the paired comparison of :class:`_BestEpoch`)."""
+
+    value: float
+    correct: np.ndarray
 
 
 def _select(model: Student, inputs: Mapping[str, np.ndarray], cards: Mapping[str, ModalityCard],
             val_labels: np.ndarray | None, class_names: tuple[str, ...],
-            valid: np.ndarray | None = None, seed: int = 0) -> float | None:
-    """:func:`selection_score` of :func:`validation_metrics` (None without validation labels)."""
-    m = validation_metrics(model, inputs, cards, val_labels, class_names, valid, seed)
-    return None if m is None else selection_score(m)
+            valid: np.ndarray | None = None, seed: int = 0) -> _Score | None:
+    """:class:`_Score` of ``model`` on the validation labels (None without them)."""
+    found = validation_predictions(model, inputs, cards, val_labels, valid, seed)
+    if found is None:
+        return None
+    truth, pred = found
+    return _Score(selection_score(evaluate(truth, pred, class_names)), pred == truth)
+
+
+# How many standard errors of chance an earlier epoch must beat the last by to be kept instead.
+SELECTION_Z = 2.0
+
+
+def clearly_better(earlier: np.ndarray, last: np.ndarray, z: float = SELECTION_Z) -> bool:
+    """Whether a model right at the pixels ``earlier`` beats one right at ``last`` (the same
+    validation pixels) by more than chance: McNemar's paired comparison, ``b - c > z sqrt(b + c)``
+    with ``b`` the pixels only the earlier model gets right and ``c`` those only the last does."""
+    b = int(np.count_nonzero(earlier & ~last))
+    c = int(np.count_nonzero(last & ~earlier))
+    return b - c > z * math.sqrt(b + c)
 
 
 class _BestEpoch:
-    """Model selection of the students and the baseline: the epoch whose averaged weights
-    (:class:`~.common.WeightAverage`) score best on the validation labels."""
+    """Model selection of the students and the baseline: the **last** epoch's averaged weights
+    (:class:`~.common.WeightAverage`), unless an earlier epoch's scored best on the validation
+    labels and :func:`clearly_better` than the last there.
+
+    The one-cycle learning rate and the temperature schedule end at the last epoch: it is the
+    model the recipe aims at. Validation sets are a few dozen to a few hundred labelled pixels,
+    whose OA moves by points between epochs by chance; the best of ten such scores used to be
+    kept, and on a plateau that was an early, half-trained epoch (docs/DISTILLATION.md, *Keep
+    the last epoch unless an earlier one is clearly better*). A run that over-fits its labels
+    still falls back to the epoch before it did.
+    """
 
     def __init__(self, average: WeightAverage, epochs: int) -> None:
         self.average = average
-        self.state: dict[str, torch.Tensor] | None = None
-        self.score, self.epoch = -1.0, epochs
+        self.epochs = epochs
+        self.best: tuple[int, _Score, dict[str, torch.Tensor]] | None = None
+        self.last: _Score | None = None
+        self.epoch = epochs
 
-    def consider(self, epoch: int, score: Callable[[torch.nn.Module], float | None]) -> float | None:
-        """``score`` of the averaged weights after ``epoch``; they are kept if they score at
-        least as well as the best so far (a tie goes to the later epoch, which has trained
-        longer: the validation scores of a few dozen labelled pixels tie often, OA and macro-F1
-        alike, when the predictions on them are the same). None without validation labels."""
+    def consider(self, epoch: int, score: Callable[[torch.nn.Module], _Score | None]) -> float | None:
+        """Score the averaged weights after ``epoch`` (every scored epoch, and the last one);
+        returns the selection score, None without validation labels."""
         with self.average.applied() as model:
             value = score(model)
-            if value is not None and value >= self.score:
-                self.state, self.score, self.epoch = copy.deepcopy(model.state_dict()), value, epoch
-        return value
+            if value is not None and (self.best is None or value.value >= self.best[1].value):
+                self.best = (epoch, value, copy.deepcopy(model.state_dict()))
+        if epoch == self.epochs:
+            self.last = value
+        return None if value is None else value.value
 
-    def keep(self) -> None:
-        """Leave the best epoch's weights in the model (the last averaged ones without a score)."""
-        if self.state is not None:
-            self.average.model.load_state_dict(self.state)
+    def keep(self) -> dict[str, torch.Tensor]:
+        """Leave the kept epoch's weights in the model (the last averaged ones without a score)
+        and set :attr:`epoch`; returns the last epoch's averaged weights."""
+        with self.average.applied() as model:
+            final = copy.deepcopy(model.state_dict())
+        if (self.best is not None and self.last is not None and self.best[0] != self.epochs
+                and clearly_better(self.best[1].correct, self.last.correct)):
+            self.average.model.load_state_dict(self.best[2])
+            self.epoch = self.best[0]
         else:
             self.average.finalise()
+            self.epoch = self.epochs
+        return final
+
+    def result(self, history: list[dict[str, float]]) -> StudentResult:
+        """:meth:`keep`, and the :class:`StudentResult` of the run."""
+        alternatives = {"last": self.keep()}
+        if self.best is not None:
+            alternatives["best_score"] = self.best[2]
+        self.average.model.eval()
+        return StudentResult(self.average.model, history, self.epoch, alternatives,  # type: ignore[arg-type]
+                             self.best[0] if self.best is not None else None)
 
 
 def batch_origins(rng: np.random.Generator, shape: tuple[int, int], size: int, batch_size: int,
@@ -235,7 +303,8 @@ def distil(
         class_names: classes.
         config: distillation parameters.
         labels: (H, W) training labels for the optional cross-entropy (255 unlabelled).
-        val_labels: (H, W) validation labels to keep the best epoch (None: keep the last).
+        val_labels: (H, W) validation labels for the model selection (:class:`_BestEpoch`;
+            None: the last epoch).
         feedback: progress, messages, cancel (checked once per batch).
         label: name used in messages.
     """
@@ -331,9 +400,7 @@ def distil(
         feedback.info(f"{label} epoch {epoch + 1}/{config.epochs}: loss {sums['total']:.4f} "
                       f"(kd {sums['kd']:.4f}, feature {sums['feature']:.4f}, ce {sums['ce']:.4f}), "
                       f"T {temperature:.2f}")
-    best.keep()
-    model.eval()
-    return StudentResult(model, history, best.epoch)
+    return best.result(history)
 
 
 __all__ = ["Targets", "StudentResult", "batch_origins", "compute_targets", "distil",

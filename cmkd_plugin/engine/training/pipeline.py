@@ -70,6 +70,8 @@ class StudentRun:
     intermediate: Any | None
     report: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Model-selection alternatives of "student" and "baseline" (StudentResult.alternatives).
+    alternatives: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_outputs(model_path: str | os.PathLike[str], report_path: str | os.PathLike[str]) -> tuple[Path, Path, Path]:
@@ -386,7 +388,9 @@ def finish_distillation(
     training = {"distill": config.to_dict(), "teacher_file": os.path.basename(str(teacher)),
                 "teacher_created_utc": t_card.provenance.created_utc, "grid_factor": scene.factor,
                 "best_epoch": student.best_epoch, "history": student.history,
+                "best_score_epoch": student.best_score_epoch,
                 "baseline_best_epoch": baseline.best_epoch if baseline else None,
+                "baseline_best_score_epoch": baseline.best_score_epoch if baseline else None,
                 **(extra_training or {})}
     report = build_report("CMKD Survey distillation: teacher, student and RGB-only baseline",
                           scene.class_names, metrics, cost, evaluation, inputs=scene.sources,
@@ -406,5 +410,7 @@ def finish_distillation(
                "BASELINE_OA": h["baseline_oa"], "RETENTION": h["retention"], "GAIN": h["gain"],
                "STUDENT_KAPPA": metrics["student"]["kappa"],
                "STUDENT_MACRO_F1": metrics["student"]["macro_f1"]}
+    alternatives = {"student": student.alternatives,
+                    **({"baseline": baseline.alternatives} if baseline else {})}
     return StudentRun(student.model, card, baseline.model if baseline else None, intermediate,
-                      report, outputs)
+                      report, outputs, alternatives)
