@@ -189,18 +189,20 @@ def site_holdout(scene_dir: Path, t_model, t_card, names: tuple[str, ...]) -> Te
                    valid=test.valid & outside)
 
 
+def with_weights(model, state):
+    """A copy of ``model`` holding the weights ``state``, ready to predict."""
+    other = copy.deepcopy(model)
+    other.load_state_dict(state)
+    return other.eval()
+
+
 def alternative_models(student_path: Path, run) -> dict[str, object]:
     """The student and the baseline of ``run`` (a ``StudentRun``) with the weights of the other
     model-selection choices (``StudentResult.alternatives``), whichever epoch was kept:
     ``student_last``, ``student_best_score``, ``baseline_last``, ``baseline_best_score``."""
-    models = {}
-    for role, states in run.alternatives.items():
-        for choice, state in states.items():
-            model = copy.deepcopy(load_model(student_path, "student")[0] if role == "student"
-                                  else run.baseline)
-            model.load_state_dict(state)
-            models[f"{role}_{choice}"] = model.eval()
-    return models
+    models = {"student": load_model(student_path, "student")[0], "baseline": run.baseline}
+    return {f"{role}_{choice}": with_weights(models[role], state)
+            for role, states in run.alternatives.items() for choice, state in states.items()}
 
 
 def evaluate_scene(test: TestScene, student_path: Path, baseline: object, names: tuple[str, ...],
@@ -343,13 +345,15 @@ def run_variants(args: argparse.Namespace, preset: str, work: Path, train_dir: P
                               patches_per_epoch=args.student_patches, **VARIANTS[name]),
                 feedback=fb)
             t3 = time.perf_counter()
-            last = alternative_models(work / f"{stem}.cmkd", student)
-            tests = {t.name: evaluate_scene(t, work / f"{stem}.cmkd", student.baseline, names, last)
+            alternatives = alternative_models(work / f"{stem}.cmkd", student)
+            tests = {t.name: evaluate_scene(t, work / f"{stem}.cmkd", student.baseline, names,
+                                            alternatives)
                      for t in tests_ready}
             training = student.report.get("training", {})
             runs[seed] = {"distill_s": t3 - t2, "validation": student.outputs, "tests": tests,
                           "site": {site.name: evaluate_scene(site, work / f"{stem}.cmkd",
-                                                             student.baseline, names, last)},
+                                                             student.baseline, names,
+                                                             alternatives)},
                           "cost": student.report["cost"],
                           "best_epoch": training.get("best_epoch"),
                           "baseline_best_epoch": training.get("baseline_best_epoch"),

@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))  # bench_distillation (which puts the repository on the path)
 
-from bench_distillation import ROOT, class_table, load_test_scene, simulate  # noqa: E402
+from bench_distillation import ROOT, class_table, load_test_scene, simulate, with_weights  # noqa: E402
 from cmkd_plugin.engine.feedback import Feedback  # noqa: E402
 from cmkd_plugin.engine.models.modelfile import load_model  # noqa: E402
 from cmkd_plugin.engine.simulator.presets import preset_classes, preset_names  # noqa: E402
@@ -52,22 +51,15 @@ def score_models(out_dir: Path, preset: str, work_dir: Path, test_seeds,
     names = tuple(c.name for c in preset_classes(preset))
     t_model, t_card = load_model(out_dir / f"{preset}_teacher.cmkd", "teacher")
     s_model, s_card = load_model(out_dir / f"{preset}_student.cmkd", "student")
-    other = None
-    if other_state is not None:
-        other = copy.deepcopy(s_model)
-        other.load_state_dict(other_state)
-        other.eval()
+    s_cards = {"rgb": s_card.modality("rgb")}
+    students = [s_model] + ([with_weights(s_model, other_state)] if other_state is not None else [])
     rows = []
     for seed in test_seeds:
         test = load_test_scene(simulate(preset, seed, SIZE_PX, work_dir / f"{preset}-test-{seed}", 20),
                                t_model, t_card, names)
-        s_pred = test.rgb_classes(s_model, {"rgb": s_card.modality("rgb")})
-        row = (seed, evaluate(test.truth, test.teacher_pred, names, test.mask)["oa"],
-               evaluate(test.truth, s_pred, names, test.mask)["oa"])
-        if other is not None:
-            o_pred = test.rgb_classes(other, {"rgb": s_card.modality("rgb")})
-            row += (evaluate(test.truth, o_pred, names, test.mask)["oa"],)
-        rows.append(row)
+        rows.append((seed, evaluate(test.truth, test.teacher_pred, names, test.mask)["oa"],
+                     *(evaluate(test.truth, test.rgb_classes(m, s_cards), names, test.mask)["oa"]
+                       for m in students)))
     return rows
 
 

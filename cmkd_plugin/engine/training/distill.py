@@ -240,15 +240,13 @@ class _BestEpoch:
     def keep(self) -> dict[str, torch.Tensor]:
         """Leave the kept epoch's weights in the model (the last averaged ones without a score)
         and set :attr:`epoch`; returns the last epoch's averaged weights."""
-        with self.average.applied() as model:
-            final = copy.deepcopy(model.state_dict())
+        self.average.finalise()
+        final = copy.deepcopy(self.average.model.state_dict())
+        self.epoch = self.epochs
         if (self.best is not None and self.last is not None and self.best[0] != self.epochs
                 and clearly_better(self.best[1].correct, self.last.correct)):
             self.average.model.load_state_dict(self.best[2])
             self.epoch = self.best[0]
-        else:
-            self.average.finalise()
-            self.epoch = self.epochs
         return final
 
     def result(self, history: list[dict[str, float]]) -> StudentResult:
