@@ -376,6 +376,10 @@ The report compares teacher, student and an RGB-only baseline (the student train
       <translation>RGB のみのベースラインの全体精度</translation>
     </message>
     <message>
+      <source>Student conv layers (more: more accurate, slower to train and to map)</source>
+      <translation>生徒モデルの畳み込み層の数（多いほど高精度、学習と地図作成は遅くなる）</translation>
+    </message>
+    <message>
       <source>Student overall accuracy</source>
       <translation>生徒モデルの全体精度</translation>
     </message>
@@ -386,6 +390,10 @@ The report compares teacher, student and an RGB-only baseline (the student train
     <message>
       <source>Teacher overall accuracy</source>
       <translation>教師モデルの全体精度</translation>
+    </message>
+    <message>
+      <source>Teacher targets inside its coarser pixels (logits, probabilities = interpolated; guided = probabilities following the RGB's edges)</source>
+      <translation>教師モデルの粗いピクセル内の目標（logits・probabilities = 補間、guided = RGB のエッジに沿った確率）</translation>
     </message>
     <message>
       <source>Temperature at the end</source>

@@ -112,6 +112,14 @@ VARIANTS: dict[str, tuple[dict, bool]] = {
     "e60_depth3_with_baseline": ({**T1, "epochs": 60, "encoder_depth": 3}, True),
     # Both levers at once: 120 epochs and a third conv layer.
     "e120_depth3_with_baseline": ({**T1, "epochs": 120, "encoder_depth": 3}, True),
+    # Beyond it (2026-12-02, later): a fourth conv layer (receptive field 9 x 9), or the third
+    # layer with 48 channels instead of 32.
+    "e120_depth4_with_baseline": ({**T1, "epochs": 120, "encoder_depth": 4}, True),
+    "e120_depth3_width48_with_baseline": ({**T1, "epochs": 120, "encoder_depth": 3,
+                                           "encoder_width": 48}, True),
+    # With the guided targets (the teacher's probabilities refined by the RGB's edges).
+    "e120_depth3_guided": ({**T1, "epochs": 120, "encoder_depth": 3,
+                            "target_interpolation": "guided"}, False),
 }
 
 #: Variants that change what the student learns from rather than a DistillConfig setting:

@@ -273,6 +273,9 @@ def evaluate_ceilings(scene_dir: Path, teacher_path: Path, models: tuple, names:
 VARIANTS: dict[str, dict] = {
     "direct": {},
     "progressive": {"progressive": True},
+    # The teacher's probabilities refined by the RGB's edges inside each of its pixels
+    # (cmkd:distillstudent TEACHER_TARGETS guided).
+    "guided": {"target_interpolation": "guided"},
     # Pure distillation: the teacher's probabilities at T = 1, no feature term, no label term.
     "pure_kd": {"ce_weight": 0.0, "feature_weight": 0.0, "temperature_start": 1.0,
                 "temperature_end": 1.0},

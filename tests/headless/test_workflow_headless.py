@@ -28,13 +28,18 @@ def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json
     assert card.architecture.members == 2  # an ensemble, distilled below
     assert card.training["teacher"]["mixing"] == 0.5  # the advanced MIXING reached the engine
     student = qgis_run_json("cmkd:distillstudent", TEACHER=tmp_path / "t.cmkd", EPOCHS=1,
-                            COLOUR_JITTER=True,
+                            COLOUR_JITTER=True, STUDENT_LAYERS=3, TEACHER_TARGETS="guided",
                             OUTPUT_MODEL=tmp_path / "s.cmkd", OUTPUT_REPORT=tmp_path / "s.html",
                             **inputs)["results"]
     for key in ("STUDENT_OA", "BASELINE_OA", "TEACHER_OA"):
         assert 0.0 <= student[key] <= 1.0, key
     # The advanced COLOUR_JITTER (off by default) reached the engine.
-    assert read_card(tmp_path / "s.cmkd").training["distill"]["augment"] is True
+    student_card = read_card(tmp_path / "s.cmkd")
+    assert student_card.training["distill"]["augment"] is True
+    # So did STUDENT_LAYERS (default 2): the student file holds three conv layers.
+    assert student_card.architecture.encoder_depth == 3
+    assert student_card.training["distill"]["encoder_depth"] == 3
+    assert student_card.training["distill"]["target_interpolation"] == "guided"  # TEACHER_TARGETS
     mapped = qgis_run_json("cmkd:classify", MODEL=tmp_path / "s.cmkd", RGB=scene["OUTPUT_RGB"],
                            OUTPUT_CLASSES=tmp_path / "classes.tif",
                            OUTPUT_PROBABILITIES=tmp_path / "prob.tif",

@@ -528,6 +528,13 @@ def test_a_distillation_without_validation_keeps_the_averaged_weights(
         DistillConfig(weight_average_decay=1.0)
 
 
+@pytest.mark.parametrize("layers", [0, 7])
+def test_a_student_has_one_to_six_conv_layers(layers: int) -> None:
+    with pytest.raises(InputError, match=f"A student has 1 to 6 conv layers \\(got {layers}\\)"):
+        DistillConfig(encoder_depth=layers)
+    assert DistillConfig(encoder_depth=6).encoder_depth == 6
+
+
 @pytest.mark.parametrize("steps, expected", [(960, 0.99), (32, 0.75), (8, 0.0), (3, 0.0)])
 def test_weight_average_decay_is_capped_by_the_length_of_the_run(steps: int, expected: float) -> None:
     from cmkd_plugin.engine.training.common import WeightAverage

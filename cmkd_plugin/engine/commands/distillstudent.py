@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--teacher", required=True, help="teacher model file (from trainteacher)")
     add_site_arguments(parser, "student", "optional labels: cross-entropy term, baseline, metrics",
                        labels_required=False)
-    from ..training.config import DistillConfig
+    from ..training.config import MAX_STUDENT_LAYERS, TARGET_INTERPOLATIONS, DistillConfig
 
     d = DistillConfig()
     parser.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs (default {d.epochs})")
@@ -34,6 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="jitter the RGB's colours in training (student and baseline): a "
                              "student robust to another colour balance, less accurate on "
                              "imagery like its own (default off)")
+    parser.add_argument("--student-layers", type=int, default=d.encoder_depth,
+                        help=f"3x3 conv layers of the student's encoder (and the baseline's), "
+                             f"1 to {MAX_STUDENT_LAYERS}; each adds 2 pixels of context on every "
+                             f"side and about 9 000 parameters (default {d.encoder_depth})")
+    parser.add_argument("--teacher-targets", choices=TARGET_INTERPOLATIONS,
+                        default=d.target_interpolation,
+                        help="what the student learns between the pixels of a coarser teacher: "
+                             "its interpolated logits or probabilities, or its probabilities "
+                             "refined by the RGB's edges (guided) (default "
+                             f"{d.target_interpolation})")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
     parser.add_argument("--output-model", required=True, help="student model file to write")
     parser.add_argument("--output-report", required=True, help="HTML report (+ .json twin)")
@@ -65,7 +75,9 @@ def run(args: argparse.Namespace, feedback: Feedback) -> dict[str, Any]:
         patch_size_px=args.tile_size, temperature_start=args.temperature_start,
         temperature_end=args.temperature_end, feature_weight=args.feature_weight,
         ce_weight=args.ce_weight, class_balanced=args.class_balanced,
-        progressive=args.progressive, augment=args.colour_jitter, seed=args.seed)
+        progressive=args.progressive, augment=args.colour_jitter,
+        encoder_depth=args.student_layers, target_interpolation=args.teacher_targets,
+        seed=args.seed)
     result = run_distillation(args.teacher, args.rgb, args.hsi, args.dem, args.labels,
                               args.output_model, args.output_report, config, args.label_field,
                               feedback)

@@ -139,6 +139,9 @@ class TeacherTrainConfig:
 TARGET_INTERPOLATIONS = ("probabilities", "logits", "guided")
 #: How distillation matches a coarser teacher (:class:`DistillConfig` ``target_match``).
 TARGET_MATCHES = ("pixel", "block")
+#: Most 3x3 conv layers a student may have (``encoder_depth``, STUDENT_LAYERS): it must stay a
+#: small model for edge devices.
+MAX_STUDENT_LAYERS = 6
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,9 @@ class DistillConfig:
         _positive("Learning rate", self.learning_rate)
         if self.feature_weight < 0 or self.ce_weight < 0:
             raise InputError("Feature weight and cross-entropy weight must be >= 0.")
+        if not 1 <= self.encoder_depth <= MAX_STUDENT_LAYERS:
+            raise InputError(f"A student has 1 to {MAX_STUDENT_LAYERS} conv layers "
+                             f"(got {self.encoder_depth}).")
         if not 0.0 <= self.class_balance_beta <= 4.0:
             raise InputError(f"Class-balance strength must be between 0 and 4 "
                              f"(got {self.class_balance_beta}).")

@@ -16,7 +16,8 @@ from qgis.core import (
 )
 
 from ...engine.models.config import MAX_MEMBERS
-from ...engine.training.config import TUNING_METHODS, AdaptConfig, DistillConfig, TeacherTrainConfig
+from ...engine.training.config import (MAX_STUDENT_LAYERS, TUNING_METHODS, AdaptConfig, DistillConfig,
+                                       TeacherTrainConfig)
 from ..base import POINT_OR_POLYGON, CmkdAlgorithm
 
 MODEL_FILTER = "CMKD model files (*.cmkd)"
@@ -173,6 +174,10 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
     PROGRESSIVE = "PROGRESSIVE"
     CE_WEIGHT = "CE_WEIGHT"
     COLOUR_JITTER = "COLOUR_JITTER"
+    STUDENT_LAYERS = "STUDENT_LAYERS"
+    TEACHER_TARGETS = "TEACHER_TARGETS"
+    #: Engine names of the teacher targets between its pixels, TEACHER_TARGETS's options.
+    TARGET_CHOICES = ["logits", "probabilities", "guided"]
     METRICS = {"TEACHER_OA": "Teacher overall accuracy", "STUDENT_OA": "Student overall accuracy",
                "BASELINE_OA": "RGB-only baseline overall accuracy",
                "RETENTION": "Accuracy retention (student / teacher)"}
@@ -203,6 +208,17 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
             self.COLOUR_JITTER,
             self.tr("Colour jitter (robust to another colour balance, less accurate on this one)"),
             defaultValue=d.augment))
+        self.add_advanced(QgsProcessingParameterNumber(
+            self.STUDENT_LAYERS,
+            self.tr("Student conv layers (more: more accurate, slower to train and to map)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=d.encoder_depth, minValue=1,
+            maxValue=MAX_STUDENT_LAYERS))
+        self.add_advanced(QgsProcessingParameterEnum(
+            self.TEACHER_TARGETS,
+            self.tr("Teacher targets inside its coarser pixels (logits, probabilities = "
+                    "interpolated; guided = probabilities following the RGB's edges)"),
+            options=self.TARGET_CHOICES, defaultValue=d.target_interpolation,
+            usesStaticStrings=True))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
         def number(key):
@@ -221,7 +237,10 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
                  "--ce-weight", number(self.CE_WEIGHT),
                  flag(self.CLASS_BALANCED, "class-balanced"),
                  flag(self.PROGRESSIVE, "progressive"),
-                 flag(self.COLOUR_JITTER, "colour-jitter")]
+                 flag(self.COLOUR_JITTER, "colour-jitter"),
+                 "--student-layers", str(self.parameterAsInt(parameters, self.STUDENT_LAYERS, context)),
+                 "--teacher-targets",
+                 self.parameterAsEnumString(parameters, self.TEACHER_TARGETS, context)]
         return self.run_training("distillstudent", args, parameters, context, feedback)
 
 
