@@ -274,8 +274,11 @@ VARIANTS: dict[str, dict] = {
     "direct": {},
     "progressive": {"progressive": True},
     # The teacher's probabilities refined by the RGB's edges inside each of its pixels
-    # (cmkd:distillstudent TEACHER_TARGETS guided).
+    # (cmkd:distillstudent TEACHER_TARGETS guided, the default since 2026-12-02, last), or its
+    # logits interpolated (the default before; with --student-epochs 60 --student-depth 2 the
+    # student settings until then).
     "guided": {"target_interpolation": "guided"},
+    "logits": {"target_interpolation": "logits"},
     # Pure distillation: the teacher's probabilities at T = 1, no feature term, no label term.
     "pure_kd": {"ce_weight": 0.0, "feature_weight": 0.0, "temperature_start": 1.0,
                 "temperature_end": 1.0},
