@@ -56,9 +56,12 @@ from cmkd_plugin.engine.training.teacher import train_teacher  # noqa: E402
 T1 = {"temperature_start": 1.0, "temperature_end": 1.0}
 T4 = {"temperature_start": 4.0, "temperature_end": 1.0}  # the default before T = 1 (session 3)
 W0 = {"weight_average_decay": 0.0}  # no weight averaging (the default before 2026-12-01)
-#: name -> (settings passed to DistillConfig, the rest being its defaults; train the baseline
-#: too). The temperatures are always spelt out, so a variant means the same whatever the
-#: defaults are.
+#: The student settings every row was recorded with until 2026-12-02 (last), when the defaults
+#: became 3 layers and guided targets: a variant's own settings override them.
+RECORDED = {"encoder_depth": 2, "target_interpolation": "logits"}
+#: name -> (settings passed to DistillConfig over RECORDED, the rest being its defaults; train
+#: the baseline too). The temperatures are always spelt out, so a variant means the same
+#: whatever the defaults are.
 VARIANTS: dict[str, tuple[dict, bool]] = {
     "t4_to_1": (T4, True),
     "ce0": ({"ce_weight": 0.0, **T4}, False),
@@ -295,7 +298,7 @@ def main() -> int:
             fractions = truth_fractions(truth, prep.scene.factor, len(names))[:, :h_t, :w_t]
         ensembles: dict[int, Targets] = {}
         for name, settings, with_baseline, transfer in runs:
-            config = DistillConfig(**settings)
+            config = DistillConfig(**{**RECORDED, **settings})
             run_prep = prep if transfer.get("select", True) else replace(prep, val_labels=None)
             if transfer.get("select_teacher"):
                 run_prep = replace(prep, val_labels=teacher_selection_labels(prep, config.seed))

@@ -28,7 +28,7 @@ def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json
     assert card.architecture.members == 2  # an ensemble, distilled below
     assert card.training["teacher"]["mixing"] == 0.5  # the advanced MIXING reached the engine
     student = qgis_run_json("cmkd:distillstudent", TEACHER=tmp_path / "t.cmkd", EPOCHS=1,
-                            COLOUR_JITTER=True, STUDENT_LAYERS=3, TEACHER_TARGETS="guided",
+                            COLOUR_JITTER=True, STUDENT_LAYERS=2, TEACHER_TARGETS="probabilities",
                             OUTPUT_MODEL=tmp_path / "s.cmkd", OUTPUT_REPORT=tmp_path / "s.html",
                             **inputs)["results"]
     for key in ("STUDENT_OA", "BASELINE_OA", "TEACHER_OA"):
@@ -36,10 +36,11 @@ def test_chain_simulate_train_distil_classify_evaluate_carbonation(qgis_run_json
     # The advanced COLOUR_JITTER (off by default) reached the engine.
     student_card = read_card(tmp_path / "s.cmkd")
     assert student_card.training["distill"]["augment"] is True
-    # So did STUDENT_LAYERS (default 2): the student file holds three conv layers.
-    assert student_card.architecture.encoder_depth == 3
-    assert student_card.training["distill"]["encoder_depth"] == 3
-    assert student_card.training["distill"]["target_interpolation"] == "guided"  # TEACHER_TARGETS
+    # So did STUDENT_LAYERS (default 3): the student file holds two conv layers.
+    assert student_card.architecture.encoder_depth == 2
+    assert student_card.training["distill"]["encoder_depth"] == 2
+    # And TEACHER_TARGETS (default guided).
+    assert student_card.training["distill"]["target_interpolation"] == "probabilities"
     mapped = qgis_run_json("cmkd:classify", MODEL=tmp_path / "s.cmkd", RGB=scene["OUTPUT_RGB"],
                            OUTPUT_CLASSES=tmp_path / "classes.tif",
                            OUTPUT_PROBABILITIES=tmp_path / "prob.tif",

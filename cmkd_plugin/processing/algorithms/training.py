@@ -16,8 +16,8 @@ from qgis.core import (
 )
 
 from ...engine.models.config import MAX_MEMBERS
-from ...engine.training.config import (MAX_STUDENT_LAYERS, TUNING_METHODS, AdaptConfig, DistillConfig,
-                                       TeacherTrainConfig)
+from ...engine.training.config import (MAX_STUDENT_LAYERS, TARGET_INTERPOLATIONS, TUNING_METHODS,
+                                       AdaptConfig, DistillConfig, TeacherTrainConfig)
 from ..base import POINT_OR_POLYGON, CmkdAlgorithm
 
 MODEL_FILTER = "CMKD model files (*.cmkd)"
@@ -176,8 +176,6 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
     COLOUR_JITTER = "COLOUR_JITTER"
     STUDENT_LAYERS = "STUDENT_LAYERS"
     TEACHER_TARGETS = "TEACHER_TARGETS"
-    #: Engine names of the teacher targets between its pixels, TEACHER_TARGETS's options.
-    TARGET_CHOICES = ["logits", "probabilities", "guided"]
     METRICS = {"TEACHER_OA": "Teacher overall accuracy", "STUDENT_OA": "Student overall accuracy",
                "BASELINE_OA": "RGB-only baseline overall accuracy",
                "RETENTION": "Accuracy retention (student / teacher)"}
@@ -217,7 +215,7 @@ class DistillStudentAlgorithm(_TrainingAlgorithm):
             self.TEACHER_TARGETS,
             self.tr("Teacher targets inside its coarser pixels (logits, probabilities = "
                     "interpolated; guided = probabilities following the RGB's edges)"),
-            options=self.TARGET_CHOICES, defaultValue=d.target_interpolation,
+            options=list(TARGET_INTERPOLATIONS), defaultValue=d.target_interpolation,
             usesStaticStrings=True))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
